@@ -1,0 +1,51 @@
+"""What the toolkit can do: every registry, for ``cli.py info``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator import __version__
+from simulator.bayer import CFA_OFFSETS
+from simulator.camera import CAMERAS
+from simulator.demosaic import DEMOSAICERS
+from simulator.demosaic.demosaicnet import DEMOSAICNET_WEIGHTS
+from simulator.errors import WeightsNotFoundError
+from simulator.registry import Registry
+from simulator.weights import WeightSpec, resolve_weights
+
+_WEIGHTS: tuple[WeightSpec, ...] = (DEMOSAICNET_WEIGHTS,)
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One line of ``info``: a registered name and what it is."""
+
+    name: str
+    summary: str
+
+
+def _entries(registry: Registry) -> list[RegistryEntry]:
+    return [RegistryEntry(name, registry.summary(name)) for name in registry.names()]
+
+
+def toolkit_registries() -> dict[str, list[RegistryEntry]]:
+    """Every registry of the toolkit, title -> entries, in a stable order."""
+    return {
+        "demosaicers": _entries(DEMOSAICERS),
+        "cameras": _entries(CAMERAS),
+        "cfa orders": [RegistryEntry(name, f"2x2 tile {name[:2]}/{name[2:]}, packed as R, Gr, Gb, B") for name in CFA_OFFSETS],
+        "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],
+    }
+
+
+def _weight_status(spec: WeightSpec) -> str:
+    """Where a weight file was found, or that it is missing (never downloads)."""
+    try:
+        return f"found: {resolve_weights(spec, allow_download=False)}"
+    except WeightsNotFoundError:
+        return f"missing (set ${spec.env_var}; downloaded on first use when online)"
+
+
+def toolkit_version() -> str:
+    """The toolkit's version string."""
+    return __version__

@@ -1,0 +1,162 @@
+"""DemosaicNet (Gharbi et al., "Deep Joint Demosaicking and Denoising", SIGGRAPH Asia 2016), Bayer model.
+
+The published BracketIRE rendering protocol demosaics with the pretrained Bayer network of that paper.
+This is our implementation of the network as the protocol runs it, with parameter names that match the
+published weight file, so the file loads unchanged with ``torch.load(..., weights_only=True)``.
+
+The network was trained on gamma-encoded images, so :func:`demosaic_demosaicnet` wraps it exactly as the
+protocol does: clip to [0, 1], encode with ``x^(1/2.2)``, shift the RGGB mosaic by one column to the
+network's GRBG phase, run the network, crop the shift, clip, decode with ``x^2.2``.
+
+Weights: the same tensors ship as ``bayer.pth`` in the MIT-licensed ``demosaicnet`` package on PyPI
+(installed with this toolkit) and as ``isp/model.bin`` in the BracketIRE repository. Give another file with
+``weights=PATH`` or ``$BRACKETIRE_DEMOSAICNET``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simulator.checks import check_image
+from simulator.errors import DataError
+from simulator.bayer import unpack
+from simulator.weights import WeightSpec, resolve_weights
+
+DEMOSAICNET_WEIGHTS = WeightSpec(
+    name="DemosaicNet (Bayer)",
+    filename="demosaicnet_bayer.pth",
+    env_var="BRACKETIRE_DEMOSAICNET",
+    sha256=(
+        "3ed8307b85cd73994677159f62d4525580fcd54399783512a6bf2402ae58ca7f",  # BracketIRE isp/model.bin
+        "a90f45c34b89fea3faf49060687839a7d191d302f597a302b31d1bbc021ff7d8",  # demosaicnet 0.0.14 bayer.pth
+    ),
+    urls=("https://github.com/cszhilu1998/BracketIRE/raw/main/isp/model.bin",),
+    package_file=("demosaicnet", "data/bayer.pth"),
+    how_to_get=(
+        "Install the 'demosaicnet' package (pip install demosaicnet; it ships data/bayer.pth), or put the "
+        "BracketIRE repository's isp/model.bin there, or pass its path (weights=... / $BRACKETIRE_DEMOSAICNET)."
+    ),
+)
+
+GAMMA = 2.2  # the protocol encodes the mosaic with x^(1/2.2) before the network and decodes after
+
+
+class _MainProcessor(nn.Module):
+    def __init__(self, depth: int = 15, width: int = 64) -> None:
+        super().__init__()
+        self.pack_mosaic = nn.Conv2d(3, 4, kernel_size=2, stride=2)
+        for index in range(1, depth + 1):
+            in_ch = 4 if index == 1 else width
+            out_ch = 2 * width if index == depth else width
+            self.add_module(f"conv{index}", nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
+        self.depth = depth
+
+    def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
+        x = self.pack_mosaic(mosaic)
+        for index in range(1, self.depth + 1):
+            x = F.relu(getattr(self, f"conv{index}")(x))
+        return x
+
+
+class _FullResProcessor(nn.Module):
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.post_conv = nn.Conv2d(6, width, kernel_size=3, padding=1)
+        self.output = nn.Conv2d(width, 3, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(F.relu(self.post_conv(x)))
+
+
+class BayerDemosaicNet(nn.Module):
+    """The Bayer DemosaicNet as the BracketIRE protocol runs it.
+
+    Input ``mosaic``: ``[B, 3, H, W]`` float, a GRBG mosaic spread over three channels (zeros where a
+    channel was not sampled), gamma-encoded, in [0, 1]; H and W even.
+    Output: ``[B, 3, H, W]`` RGB in the same gamma domain, not clamped.
+    """
+
+    def __init__(self, depth: int = 15, width: int = 64) -> None:
+        super().__init__()
+        self.width = width
+        self.main_processor = _MainProcessor(depth, width)
+        self.residual_predictor = nn.Conv2d(width, 12, kernel_size=1)
+        self.upsampler = nn.ConvTranspose2d(12, 3, kernel_size=2, stride=2, groups=3)
+        self.fullres_processor = _FullResProcessor(width)
+
+    def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
+        features = self.main_processor(mosaic)
+        filters, masks = features[:, : self.width], features[:, self.width :]
+        residual = self.residual_predictor(filters * masks)
+        upsampled = self.upsampler(residual)
+        return self.fullres_processor(torch.cat([mosaic, upsampled], dim=1))
+
+
+def load_demosaicnet(weights: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu") -> BayerDemosaicNet:
+    """Build the network and load the published Bayer weights (see the module docstring for where from).
+
+    Raises:
+        WeightsNotFoundError: no weight file was found; the message says how to get one.
+        DataError: the file is not a DemosaicNet Bayer state dict.
+    """
+    path = resolve_weights(DEMOSAICNET_WEIGHTS, weights)
+    return _load_cached(str(path), str(torch.device(device)))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, device: str) -> BayerDemosaicNet:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a file that is not a weights-only checkpoint
+        raise DataError(f"{path}: not a PyTorch state dict readable with weights_only=True ({err})") from None
+    net = BayerDemosaicNet()
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: expected a DemosaicNet state dict, got {type(state).__name__}")
+    result = net.load_state_dict(state, strict=False)
+    shapes_ok = all(state[k].shape == v.shape for k, v in net.state_dict().items() if k in state)
+    if result.missing_keys or result.unexpected_keys or not shapes_ok:
+        raise DataError(
+            f"{path}: not the DemosaicNet Bayer weights (missing {result.missing_keys[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}, shapes {'match' if shapes_ok else 'differ'})"
+        )
+    return net.to(device).eval().requires_grad_(False)
+
+
+def _rggb_to_grbg_input(bayer: torch.Tensor) -> torch.Tensor:
+    """``[N, H, W]`` RGGB mosaic -> ``[N, 3, H, W+2]`` masked GRBG input (one column added each side)."""
+    padded = torch.cat([bayer[..., 1:2], bayer, bayer[..., -1:]], dim=-1)
+    height, width = padded.shape[-2:]
+    mask = padded.new_zeros(3, height, width)
+    mask[0, 0::2, 1::2] = 1  # R
+    mask[1, 0::2, 0::2] = 1  # G
+    mask[1, 1::2, 1::2] = 1
+    mask[2, 1::2, 0::2] = 1  # B
+    return padded[:, None] * mask
+
+
+def demosaic_demosaicnet(
+    packed: torch.Tensor,
+    weights: str | os.PathLike[str] | BayerDemosaicNet | None = None,
+) -> torch.Tensor:
+    """Demosaic with the published DemosaicNet, wrapped in the protocol's gamma encoding.
+
+    Args:
+        packed: ``[..., 4, h, w]`` packed RGGB, linear, floating; clipped to [0, 1] here.
+        weights: a loaded network, a weight file path, or None to look it up (see the module docstring).
+
+    Returns:
+        ``[..., 3, 2h, 2w]`` linear RGB in [0, 1], same dtype and device as ``packed``.
+    """
+    check_image(packed, "packed", 4)
+    net = weights if isinstance(weights, nn.Module) else load_demosaicnet(weights, packed.device)
+    *lead, _, height, width = packed.shape
+    bayer = unpack(packed.reshape(-1, 4, height, width)).clamp(0, 1) ** (1 / GAMMA)
+    param = next(net.parameters())
+    rgb = net(_rggb_to_grbg_input(bayer.to(param.dtype)))[..., 1:-1].clamp(0, 1).to(packed.dtype)
+    return (rgb**GAMMA).reshape(*lead, 3, 2 * height, 2 * width)
