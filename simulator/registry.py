@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from simulator.errors import UnknownNameError
@@ -34,7 +34,7 @@ class Registry(Mapping[str, Any]):
         try:
             target = self._entries[name]
         except KeyError:
-            raise UnknownNameError(self._unknown_message(name)) from None
+            raise unknown_name(self.kind, name, self._entries) from None
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
@@ -56,9 +56,12 @@ class Registry(Mapping[str, Any]):
         doc = (self[name].__doc__ or "").strip()
         return doc.splitlines()[0].strip() if doc else ""
 
-    def _unknown_message(self, name: str) -> str:
-        hint = difflib.get_close_matches(str(name), self._entries, n=1)
-        message = f"no {self.kind} named {name!r}"
-        if hint:
-            message += f"; did you mean {hint[0]!r}?"
-        return message + f" (available: {', '.join(self._entries)})"
+
+def unknown_name(kind: str, name: object, choices: Iterable[str]) -> UnknownNameError:
+    """The error for a name not in ``choices``, with a did-you-mean and the list of valid names."""
+    choices = list(choices)
+    hint = difflib.get_close_matches(str(name), choices, n=1)
+    message = f"no {kind} named {name!r}"
+    if hint:
+        message += f"; did you mean {hint[0]!r}?"
+    return UnknownNameError(message + f" (available: {', '.join(choices)})")
