@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.protocols import PROTOCOLS
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
@@ -34,6 +35,7 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "demosaicers": _entries(DEMOSAICERS),
         "cameras": _entries(CAMERAS),
         "cfa orders": [RegistryEntry(name, f"2x2 tile {name[:2]}/{name[2:]}, packed as R, Gr, Gb, B") for name in CFA_OFFSETS],
+        "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
         "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],
     }
 
