@@ -1,0 +1,188 @@
+"""Scene sources: linear HDR RGB images from files or made procedurally.
+
+Every loader returns a float32 tensor ``[3, H, W]``: linear light in sRGB primaries, >= 0, unbounded
+(1 is nominal white of the middle exposure). Bad files raise :class:`~simulator.errors.DataError`
+naming the file.
+
+* HDR stills: OpenEXR (``.exr``, through the OpenEXR package: OpenCV's wheels have no EXR codec),
+  Radiance ``.hdr`` and ``.pfm`` (OpenCV), float ``.npy`` ``(H, W, 3)``.
+* HDR video frames from HdM-HDR-2014-style clips: ALEXA Wide Gamut linear EXRs, converted to sRGB
+  primaries with colour-science and scaled by 2^-4 as the published generator does.
+* LDR photos (``.png``, ``.jpg``): sRGB-decoded to linear, optionally with synthetic highlights.
+* ``builtin``: procedural HDR scenes (texture, sharp edges, light sources hundreds of times brighter
+  than the background, deep shadows), deterministic from a seed: the default for demos and tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from simulator.color import srgb_to_linear
+from simulator.errors import DataError
+
+HDR_SUFFIXES = (".exr", ".hdr", ".pfm", ".npy")
+LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+HDM_SCALE = 2.0**-4  # the published generator's scale for HdM-HDR-2014 frames
+
+
+def _validate(rgb: np.ndarray, path: Path, min_size: int) -> torch.Tensor:
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise DataError(f"{path}: has shape {rgb.shape}; expected (H, W, 3) RGB")
+    if min(rgb.shape[:2]) < min_size:
+        raise DataError(f"{path}: is {rgb.shape[1]}x{rgb.shape[0]}; expected at least {min_size} px on each side")
+    if not np.isfinite(rgb).all():
+        raise DataError(f"{path}: contains NaN or infinite values")
+    if (rgb < 0).any():
+        raise DataError(f"{path}: contains negative values ({rgb.min():.3g}); expected linear light >= 0")
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    import OpenEXR
+
+    with OpenEXR.File(str(path)) as exr:
+        channels = exr.channels()
+        if "RGB" in channels:
+            return np.asarray(channels["RGB"].pixels, dtype=np.float32)
+        if all(c in channels for c in "RGB"):
+            return np.stack([np.asarray(channels[c].pixels, dtype=np.float32) for c in "RGB"], axis=-1)
+    raise DataError(f"{path}: no R, G, B channels (found {sorted(channels)})")
+
+
+def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
+    """Read an HDR still as linear RGB.
+
+    Args:
+        path: ``.exr``, ``.hdr``, ``.pfm`` or ``.npy`` (float, ``(H, W, 3)``, RGB).
+        min_size: smallest accepted height and width.
+
+    Returns:
+        ``[3, H, W]`` float32, linear, >= 0.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in HDR_SUFFIXES:
+        raise DataError(f"{path}: unsupported HDR format; expected one of {HDR_SUFFIXES}")
+    try:
+        if suffix == ".exr":
+            rgb = _read_exr(path)
+        elif suffix == ".npy":
+            rgb = np.load(path, allow_pickle=False).astype(np.float32)
+        else:
+            bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if bgr is None:
+                raise DataError(f"{path}: unreadable {suffix} image")
+            rgb = bgr[..., ::-1] if bgr.ndim == 3 else bgr
+    except DataError:
+        raise
+    except Exception as err:  # codecs raise assorted types for broken files
+        raise DataError(f"{path}: unreadable {suffix} image ({err})") from None
+    return _validate(np.asarray(rgb, dtype=np.float32), path, min_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _alexa_to_srgb() -> np.ndarray:
+    import colour
+
+    spaces = colour.RGB_COLOURSPACES
+    alexa = spaces["ALEXA Wide Gamut"] if "ALEXA Wide Gamut" in spaces else spaces["ARRI Wide Gamut 3"]  # renamed
+    return colour.matrix_RGB_to_RGB(alexa, spaces["sRGB"]).astype(np.float32)
+
+
+def alexa_wide_gamut_to_srgb(rgb: torch.Tensor, scale: float = HDM_SCALE) -> torch.Tensor:
+    """HdM-HDR-2014 frame (linear ALEXA Wide Gamut) -> linear sRGB primaries, clipped at 0 and scaled.
+
+    Args:
+        rgb: ``[..., 3, H, W]`` linear ALEXA Wide Gamut.
+        scale: the published generator multiplies by 2^-4.
+
+    Returns:
+        Same shape, linear sRGB primaries, >= 0 before the matrix (negatives the matrix creates are kept
+        at 0 too).
+    """
+    matrix = torch.from_numpy(_alexa_to_srgb()).to(rgb)
+    out = torch.einsum("ij,...jhw->...ihw", matrix, rgb.clamp_min(0) * scale)
+    return out.clamp_min(0)
+
+
+def read_ldr_image(path: str | Path, highlight_gain: float = 1.0, min_size: int = 16) -> torch.Tensor:
+    """Read an 8- or 16-bit sRGB photo as linear RGB, optionally with synthetic highlights.
+
+    Args:
+        path: ``.png``, ``.jpg`` or ``.tif``.
+        highlight_gain: pixels whose brightest channel is above 0.95 are boosted smoothly up to this
+            factor (1 = off), giving clipped skies and lamps some HDR headroom.
+
+    Returns:
+        ``[3, H, W]`` float32 linear, >= 0.
+    """
+    path = Path(path)
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(f"{path}: unreadable image; expected an 8- or 16-bit sRGB photo")
+    scale = 65535.0 if bgr.dtype == np.uint16 else 255.0
+    rgb = _validate(bgr[..., ::-1].astype(np.float32) / scale, path, min_size)
+    linear = srgb_to_linear(rgb).clamp_min(0)
+    if highlight_gain != 1.0:
+        peak = rgb.max(dim=0, keepdim=True).values
+        weight = ((peak - 0.95) / 0.05).clamp(0, 1) ** 2
+        linear = linear * (1 + (highlight_gain - 1) * weight)
+    return linear
+
+
+def _smooth_noise(height: int, width: int, cells: int, generator: torch.Generator) -> torch.Tensor:
+    """Smooth random field in [0, 1]: bicubic upsampling of a coarse random grid, ``[1, H, W]``."""
+    rows = max(2, round(cells * height / max(height, width)))
+    cols = max(2, round(cells * width / max(height, width)))
+    coarse = torch.rand(1, 1, rows, cols, generator=generator)
+    return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)[0].clamp(0, 1)
+
+
+def builtin_scene(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """A procedural HDR scene.
+
+    A textured, coloured background (multi-scale smooth noise and stripes, about 0.02 - 0.5), shapes with
+    sharp edges, a deep-shadow region (x 0.02) and 2 - 5 light sources 200 - 800 times brighter than the
+    background median, with soft glow. Deterministic for a given generator state.
+
+    Returns:
+        ``[3, height, width]`` float32 linear sRGB, >= 0.
+    """
+    if height < 16 or width < 16:
+        raise DataError(f"builtin scene size {width}x{height}; expected at least 16x16")
+    tint = 0.4 + 0.6 * torch.rand(3, 1, 1, generator=generator)
+    texture = sum(_smooth_noise(height, width, cells, generator) * w for cells, w in ((4, 0.5), (16, 0.3), (64, 0.2)))
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij")
+    angle = float(torch.rand(1, generator=generator)) * math.pi
+    freq = 10 + 40 * float(torch.rand(1, generator=generator))
+    stripes = 0.5 + 0.5 * torch.sin(2 * math.pi * freq * (xx * math.cos(angle) + yy * math.sin(angle)))
+    image = (0.02 + 0.45 * texture * (0.7 + 0.3 * stripes)) * tint
+    for _ in range(int(torch.randint(4, 9, (1,), generator=generator))):  # sharp-edged shapes
+        colour = 0.05 + 0.6 * torch.rand(3, 1, 1, generator=generator)
+        cx, cy, r = (float(v) for v in torch.rand(3, generator=generator))
+        if float(torch.rand(1, generator=generator)) < 0.5:
+            mask = ((xx - cx).abs() < 0.05 + 0.15 * r) & ((yy - cy).abs() < 0.05 + 0.1 * r)
+        else:
+            mask = (xx - cx) ** 2 + ((yy - cy) * height / width) ** 2 < (0.03 + 0.1 * r) ** 2
+        image = torch.where(mask, colour * (0.8 + 0.2 * texture), image)
+    sx, sy = (float(v) for v in torch.rand(2, generator=generator))
+    shadow = ((xx - sx).abs() < 0.2) & ((yy - sy).abs() < 0.2)
+    image = torch.where(shadow, image * 0.02, image)
+    median = float(image.median())
+    for _ in range(int(torch.randint(2, 6, (1,), generator=generator))):  # light sources
+        cx, cy = (float(v) for v in torch.rand(2, generator=generator))
+        radius = 0.005 + 0.02 * float(torch.rand(1, generator=generator))
+        strength = median * (200 + 600 * float(torch.rand(1, generator=generator)))
+        colour = 0.7 + 0.3 * torch.rand(3, 1, 1, generator=generator)
+        dist2 = ((xx - cx) ** 2 + ((yy - cy) * height / width) ** 2) / radius**2
+        core = (dist2 < 1).float()
+        glow = torch.exp(-dist2 / 8) * 0.05
+        image = image + strength * colour * (core + glow)
+    return image.float().contiguous()
