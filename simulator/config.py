@@ -57,6 +57,11 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
         return tuple(_coerce(v, a, key, source) for v, a in zip(value, args))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads "1e-5" (no dot) as text
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if hint is Any or (isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
         return value
     name = getattr(hint, "__name__", str(hint))

@@ -34,6 +34,14 @@ def _per_image(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return value.to(device=like.device, dtype=like.dtype)[..., None, None]
 
 
+def _inverse_gains(like: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
+    """``[..., 3, 1, 1]`` gains ``[1/red, 1, 1/blue] / rgb_gain`` on ``like``'s device and dtype."""
+    rgb_gain = _per_image(meta.rgb_gain, like)
+    red = 1.0 / _per_image(meta.red_gain, like)
+    blue = 1.0 / _per_image(meta.blue_gain, like)
+    return torch.stack(torch.broadcast_tensors(red, torch.ones_like(red), blue), dim=-3) / rgb_gain[..., None, :, :]
+
+
 def safe_invert_gains(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
     """Undo white balance while keeping highlights: gains fade to 1 where the grey level nears white.
 
@@ -45,10 +53,7 @@ def safe_invert_gains(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
         ``[..., 3, H, W]``, ``rgb * max(mask + (1 - mask) * g, g)`` with ``g = [1/red, 1, 1/blue] / rgb_gain``
         and ``mask = (max(grey - 0.9, 0) / 0.1)^2``. Not clamped.
     """
-    rgb_gain = _per_image(meta.rgb_gain, rgb)
-    red = 1.0 / _per_image(meta.red_gain, rgb)
-    blue = 1.0 / _per_image(meta.blue_gain, rgb)
-    gains = torch.stack(torch.broadcast_tensors(red, torch.ones_like(red), blue), dim=-3) / rgb_gain[..., None, :, :]
+    gains = _inverse_gains(rgb, meta)
     grey = rgb.mean(dim=-3, keepdim=True)
     mask = (torch.clamp_min(grey - HIGHLIGHT_INFLECTION, 0.0) / 0.1) ** 2
     return rgb * torch.maximum(mask + (1 - mask) * gains, gains)
@@ -71,6 +76,35 @@ def apply_gains(packed: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
     return packed * (gains * _per_image(meta.rgb_gain, packed)[..., None, :, :])
 
 
+def invert_gains(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
+    """Undo white balance exactly (no highlight protection): ``rgb * [1/red, 1, 1/blue] / rgb_gain``.
+
+    Args:
+        rgb: ``[..., 3, H, W]`` linear camera RGB, floating.
+        meta: gains with batch shape broadcasting against the image's leading dimensions.
+
+    Returns:
+        ``[..., 3, H, W]``, not clamped: what a sensor records before any white balance.
+    """
+    return rgb * _inverse_gains(rgb, meta)
+
+
+def linear_rgb_to_camera(linear: torch.Tensor, meta: CameraMeta, highlight_safe: bool = True) -> torch.Tensor:
+    """Linear sRGB -> linear camera RGB before white balance (the colour part of :func:`unprocess`).
+
+    Args:
+        linear: ``[..., 3, H, W]`` linear sRGB primaries, floating (values above 1 allowed).
+        meta: camera metadata.
+        highlight_safe: use :func:`safe_invert_gains` (the published pipeline) rather than the exact
+            inverse :func:`invert_gains` (physically what a sensor sees).
+
+    Returns:
+        ``[..., 3, H, W]`` camera RGB, not clamped, not mosaicked.
+    """
+    camera = apply_ccm(linear, meta.rgb2cam.to(linear.device))
+    return safe_invert_gains(camera, meta) if highlight_safe else invert_gains(camera, meta)
+
+
 def unprocess(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
     """Inverse ISP: sRGB image -> packed RGGB RAW in [0, 1].
 
@@ -85,9 +119,7 @@ def unprocess(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
         DataError: wrong channel count, odd size, non-floating dtype, NaN or infinite values.
     """
     check_image(rgb, "rgb", 3, even=True)
-    linear = srgb_to_linear(rgb)
-    camera = apply_ccm(linear, meta.rgb2cam.to(rgb.device))
-    camera = safe_invert_gains(camera, meta)
+    camera = linear_rgb_to_camera(srgb_to_linear(rgb), meta)
     return mosaic(camera.clamp(0.0, 1.0))
 
 

@@ -31,6 +31,7 @@ def test_overrides_are_parsed_by_field_type():
     assert cfg == Sim(size=(64, 32), clip="raw", png=True, scales=(4,), noise=Noise("eld", 0.01, 12))
     assert apply_overrides(cfg, ["noise.shot_noise=null"]).noise.shot_noise is None
     assert apply_overrides(Sim(), ["noise.shot_noise=1"]).noise.shot_noise == 1.0  # int accepted as float
+    assert apply_overrides(Sim(), ["noise.shot_noise=1e-5"]).noise.shot_noise == 1e-5  # YAML 1.1 reads it as text
 
 
 def test_unknown_keys_list_the_valid_ones():
