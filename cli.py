@@ -8,10 +8,12 @@ prints a short message and exits with code 1; ``--debug`` shows the traceback in
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
+from benchmark.protocols import protocol_names
 from simulator import __version__
 from simulator.errors import BracketIREError
 
@@ -60,6 +62,31 @@ def info() -> None:
         width = max(len(entry.name) for entry in entries)
         for entry in entries:
             click.echo(f"  {entry.name:<{width}}  {entry.summary}")
+
+
+@cli.command()
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
+@click.option("--gt", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset root (holding Test/), its split folder, or a flat folder of <scene>-<frame>.png.")
+@click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the score as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write per-image scores as CSV.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Images scored in parallel (threads).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
+def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv_path: Path | None,
+          workers: int | None, progress: bool | None) -> None:
+    """Score a submission folder or flat .zip of 16-bit PNGs against ground truth."""
+    from benchmark.scoring import score as score_submission
+
+    result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
+    if json_path:
+        result.write_json(json_path)
+    if csv_path:
+        result.write_csv(csv_path)
+    for line in result.notes():
+        click.echo(line, err=True)
+    click.echo(result.to_markdown(), nl=False)
 
 
 def main() -> None:

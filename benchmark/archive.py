@@ -1,0 +1,201 @@
+"""Opening a submission (a folder or a flat .zip of PNGs) safely.
+
+A submission comes from someone else, so a .zip is treated as hostile until proven otherwise. Every entry
+of its central directory is validated *before* a single byte is extracted, and extraction happens only
+into a fresh :class:`tempfile.TemporaryDirectory` that is removed when the ``with`` block ends.
+
+Rules (the NTIRE 2024 rule is a flat archive of ``<scene>-<frame>.png`` files):
+
+* only regular ``*.png`` files at the top level; a nested folder (any ``/`` in an entry name, or a
+  directory entry) is an error, and so is any other file type;
+* no absolute paths (``/x``, ``C:x``, ``\\\\server``), no ``..`` components, no backslashes in names;
+* no symbolic links or other special files (Unix mode bits in ``external_attr``), no encrypted entries,
+  no duplicate names;
+* at most ``limits.max_files`` entries (junk included) and ``limits.max_bytes`` uncompressed bytes in
+  total, checked on the header sizes first and again on the bytes actually decompressed, since headers
+  can lie.
+
+Junk that archivers add on their own is ignored silently, never extracted: anything under ``__MACOSX/``
+and files named ``.DS_Store`` or ``Thumbs.db`` (at any depth). A folder submission follows the same rules
+(flat, only PNGs, no links, same junk ignored), so a folder that passes also passes once zipped; its
+``max_bytes`` is not checked, since nothing is extracted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from simulator.errors import DataError
+
+JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
+JUNK_PREFIX = "__MACOSX/"
+_CHUNK = 1 << 20
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a submission may contain.
+
+    Attributes:
+        max_files: entries in an archive (or files in a folder), junk included. The BracketIRE test set has
+            290 images; a macOS archive doubles that with ``__MACOSX/`` entries.
+        max_bytes: total uncompressed size of an archive's entries: also the disk space extraction may use.
+            290 16-bit 1080p PNGs take at most ~3.6 GB.
+    """
+
+    max_files: int = 5000
+    max_bytes: int = 8 << 30  # 8 GiB
+
+
+DEFAULT_LIMITS = ArchiveLimits()
+
+
+@contextmanager
+def open_submission(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[dict[str, Path]]:
+    """Open a submission folder or flat .zip archive.
+
+    Args:
+        path: a folder of ``*.png`` files, or a ``.zip`` archive of them (no folders inside).
+        limits: see :class:`ArchiveLimits`; ``DEFAULT_LIMITS`` when None.
+
+    Yields:
+        File name (e.g. ``"carousel_fireworks_02-000936.png"``) -> path of a readable PNG file, sorted by
+        name. For an archive the paths lie in a temporary directory that is deleted on exit.
+
+    Raises:
+        DataError: one line naming the submission and the offending entry.
+    """
+    limits = limits or DEFAULT_LIMITS
+    source = Path(path)
+    if source.is_dir():
+        yield _folder_files(source, limits)
+    elif source.is_file() and source.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(prefix="bracketire-submission-") as tmp:
+            yield _extract_zip(source, Path(tmp), limits)
+    elif source.exists():
+        raise DataError(f"{source}: a submission is a folder or a .zip archive of 16-bit PNGs")
+    else:
+        raise DataError(f"{source}: no such file or folder")
+
+
+def is_junk(name: str) -> bool:
+    """True for archiver junk ignored in submissions: ``__MACOSX/...``, ``.DS_Store``, ``Thumbs.db``."""
+    name = name.replace("\\", "/")
+    return name.startswith(JUNK_PREFIX) or name == JUNK_PREFIX.rstrip("/") or name.rsplit("/", 1)[-1] in JUNK_NAMES
+
+
+def _folder_files(folder: Path, limits: ArchiveLimits) -> dict[str, Path]:
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    if len(entries) > limits.max_files:
+        raise DataError(f"{folder}: has {len(entries)} entries; at most {limits.max_files} allowed")
+    files: dict[str, Path] = {}
+    for entry in entries:
+        if is_junk(entry.name):
+            continue
+        where = f"{folder}: {entry.name!r}"
+        if entry.is_symlink():
+            raise DataError(f"{where} is a symbolic link; submissions hold regular files only")
+        if entry.is_dir():
+            raise DataError(f"{where} is a folder; submissions are flat (<scene>-<frame>.png at the top level)")
+        if not entry.is_file():
+            raise DataError(f"{where} is not a regular file")
+        if not entry.name.lower().endswith(".png"):
+            raise DataError(f"{where} is not a .png file; submissions hold 16-bit PNGs only")
+        files[entry.name] = Path(entry.path)
+    return files
+
+
+def _extract_zip(archive: Path, target: Path, limits: ArchiveLimits) -> dict[str, Path]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = _validate_entries(archive, zf.infolist(), limits)
+            files = {
+                info.filename: _extract_entry(archive, zf, info, target, limits, budget) for info, budget in members
+            }
+            return dict(sorted(files.items()))
+    except zipfile.BadZipFile as err:
+        raise DataError(f"{archive}: not a valid zip archive ({err})") from None
+    except OSError as err:
+        raise DataError(f"{archive}: cannot be read ({err.strerror or err})") from None
+
+
+def _validate_entries(
+    archive: Path, infos: list[zipfile.ZipInfo], limits: ArchiveLimits
+) -> list[tuple[zipfile.ZipInfo, int]]:
+    """Check every entry; return the PNG entries with the byte budget left before each."""
+    if len(infos) > limits.max_files:
+        raise DataError(f"{archive}: has {len(infos)} entries; at most {limits.max_files} allowed")
+    seen: set[str] = set()
+    members: list[tuple[zipfile.ZipInfo, int]] = []
+    total = 0
+    for info in infos:
+        name = info.filename
+        where = f"{archive}: entry {name!r}"
+        if name.startswith(("/", "\\")) or _DRIVE.match(name):
+            raise DataError(f"{where} is an absolute path")
+        if ".." in re.split(r"[/\\]", name):
+            raise DataError(f"{where} has a '..' component; unsafe path")
+        if "\\" in name:
+            raise DataError(f"{where} contains a backslash; unsafe path")
+        if is_junk(name):
+            continue
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise DataError(f"{where} is a symbolic link; submissions hold regular files only")
+        if info.is_dir() or "/" in name:
+            raise DataError(f"{where} is in a folder; submissions are flat (<scene>-<frame>.png at the top level)")
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+            raise DataError(f"{where} is not a regular file")
+        if not name.lower().endswith(".png"):
+            raise DataError(f"{where} is not a .png file; submissions hold 16-bit PNGs only")
+        if info.flag_bits & 0x1:
+            raise DataError(f"{where} is encrypted")
+        if name in seen:
+            raise DataError(f"{where} appears twice")
+        seen.add(name)
+        if total + info.file_size > limits.max_bytes:
+            raise DataError(
+                f"{where} brings the uncompressed size over the limit of {limits.max_bytes} bytes "
+                f"({total + info.file_size} bytes so far)"
+            )
+        members.append((info, limits.max_bytes - total))
+        total += info.file_size
+    return members
+
+
+def _extract_entry(
+    archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limits: ArchiveLimits, budget: int
+) -> Path:
+    """Stream one validated entry into ``target``, counting the bytes actually decompressed."""
+    where = f"{archive}: entry {info.filename!r}"
+    out = target / info.filename
+    if out.parent != target:  # validated above; kept as a last line of defence
+        raise DataError(f"{where} would be written outside the extraction folder")
+    written = 0
+    try:
+        with zf.open(info) as src, open(out, "xb") as dst:
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise DataError(f"{where} decompresses to more than the {info.file_size} bytes its header says")
+                if written > budget:
+                    raise DataError(f"{where} brings the uncompressed size over the limit of {limits.max_bytes} bytes")
+                dst.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise DataError(f"{where} is corrupt ({err})") from None
+    except NotImplementedError as err:
+        raise DataError(f"{where} uses an unsupported compression ({err})") from None
+    except OSError as err:
+        raise DataError(f"{where} cannot be extracted to {target} ({err.strerror or err})") from None
+    return out
