@@ -89,6 +89,39 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
     click.echo(result.to_markdown(), nl=False)
 
 
+@cli.command()
+@click.option("--preset", default="bracketire", show_default=True,
+              help="A shipped preset (bracketire, bracketire_plus) or a YAML file.")
+@click.option("--source", default=None, help="Scene source: builtin, hdr, ldr or video (default: the preset's).")
+@click.option("--source-path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="File or folder for hdr / ldr / video sources.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset root to write.")
+@click.option("--split", default=None, help="Split folder name (default Test).")
+@click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Samples to make (at most).")
+@click.option("--size", default=None, help="Ground-truth size WxH at full resolution, e.g. 1920x1080.")
+@click.option("--seed", type=int, default=None, help="Dataset seed (sample seeds derive from it and the index).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel processes.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any setting, e.g. noise.model=poisson_gaussian.")
+@click.option("--resume", is_flag=True, help="Keep the samples already written and verified; make the rest.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first bad source file instead of skipping it.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def simulate(preset: str, source: str | None, source_path: Path | None, out: Path, split: str | None,
+             num_samples: int | None, size: str | None, seed: int | None, workers: int, overrides: tuple[str, ...],
+             resume: bool, fail_fast: bool, progress: bool) -> None:
+    """Simulate a BracketIRE / BracketIRE+ dataset in the published layout."""
+    from simulator.dataset import generate_dataset
+    from simulator.settings import load_simulation_config, options_as_overrides
+
+    extra = options_as_overrides(source=source, source_path=source_path, split=split, num_samples=num_samples,
+                                 size=size, seed=seed)
+    config = load_simulation_config(preset, [*extra, *overrides])
+    summary = generate_dataset(config, out, workers=workers, resume=resume, progress=progress,
+                               fail_fast=True if fail_fast else None)
+    for _source, reason in summary.failed:
+        click.echo(f"skipped: {reason}", err=True)
+    click.echo(summary.line())
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="bracketire")

@@ -134,8 +134,11 @@ def generate_dataset(
         if not resume:
             raise DataError(f"{manifest_path}: a dataset is already there; use --resume to complete it or choose another --out")
         previous = json.loads(manifest_path.read_text())
-        if previous.get("config") != settings:
-            raise DataError(f"{manifest_path}: was made with a different configuration; resume needs the same settings")
+        changed = sorted(k for k in settings.keys() | previous.get("config", {}).keys()
+                         if k != "num_samples" and settings.get(k) != previous.get("config", {}).get(k))
+        if changed:
+            raise DataError(f"{manifest_path}: was made with different settings ({', '.join(changed)}); "
+                            "resume needs the same settings (only num_samples may grow)")
         records = {r["index"]: r for r in previous.get("samples", []) if _verified(out, r)}
     specs = list_scene_specs(config)
     todo = [s for s in specs if s.index not in records]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from simulator.config import load_config
+from simulator.errors import DataError
 from simulator.registry import unknown_name
 
 
@@ -101,3 +102,34 @@ def load_simulation_config(preset: str = "bracketire", overrides: tuple[str, ...
             raise unknown_name("preset", preset, preset_names())
         path = Path(str(resources.files("simulator") / "presets" / f"{preset}.yaml"))
     return load_config(SimulationConfig, path, overrides)
+
+
+def options_as_overrides(
+    source: str | None = None,
+    source_path: str | Path | None = None,
+    split: str | None = None,
+    num_samples: int | None = None,
+    size: str | None = None,
+    seed: int | None = None,
+) -> list[str]:
+    """The ``simulate`` command's shortcut options as ``section.key=value`` overrides (None: unchanged).
+
+    ``size`` is ``"WIDTHxHEIGHT"``.
+    """
+    overrides = []
+    if source is not None:
+        overrides.append(f"source.name={source}")
+    if source_path is not None:
+        overrides.append(f"source.path={source_path}")
+    if split is not None:
+        overrides.append(f"output.split={split}")
+    if num_samples is not None:
+        overrides.append(f"num_samples={num_samples}")
+    if size is not None:
+        parts = size.lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise DataError(f"--size {size!r}; expected WIDTHxHEIGHT, e.g. 1920x1080")
+        overrides.append(f"output.size=[{parts[0]}, {parts[1]}]")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    return overrides
