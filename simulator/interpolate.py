@@ -146,7 +146,6 @@ def interpolate_dis(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[
     height, width = frame0.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(height, dtype=frame0.dtype, device=frame0.device),
                             torch.arange(width, dtype=frame0.dtype, device=frame0.device), indexing="ij")
-    pair = torch.stack((frame0, frame1))
     out = []
     for t in values:
         if t == 0 or t == 1:
@@ -154,9 +153,9 @@ def interpolate_dis(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[
             continue
         flow_t0 = -(1 - t) * t * f01 + t * t * f10
         flow_t1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-        flows = torch.stack((flow_t0, flow_t1))  # [2, H, W, 2]
-        warped = remap(pair, xs + flows[..., 0], ys + flows[..., 1])
-        out.append((1 - t) * warped[0] + t * warped[1])
+        warped0 = remap(frame0[None], (xs + flow_t0[..., 0])[None], (ys + flow_t0[..., 1])[None])[0]
+        warped1 = remap(frame1[None], (xs + flow_t1[..., 0])[None], (ys + flow_t1[..., 1])[None])[0]
+        out.append((1 - t) * warped0 + t * warped1)
     return torch.stack(out)
 
 
