@@ -13,6 +13,8 @@ Models (``NOISE_MODELS``, ``(clean, levels, generator) -> noisy``), on normalise
 * ``heteroscedastic`` — the published model: Gaussian with variance ``shot * x + read``.
 * ``poisson_gaussian`` — Poisson photon counts ``x / shot`` times ``shot``, plus Gaussian read noise of
   variance ``read``; same mean and variance as ``heteroscedastic`` but discrete and skewed in the dark.
+* ``eld`` — the physics-based model of Wei et al. (CVPR 2020): Poisson shot noise, Tukey-lambda read
+  noise, row noise, with per-frame parameters drawn from a camera preset (``simulator/eld.py``).
 
 ``read`` is a variance (as in the published code), ``shot`` a gain in normalised units.
 """
@@ -158,5 +160,6 @@ NOISE_MODELS = Registry(
     {
         "heteroscedastic": "simulator.noise:add_heteroscedastic_noise",
         "poisson_gaussian": "simulator.noise:add_poisson_gaussian_noise",
+        "eld": "simulator.eld:add_eld_noise",
     },
 )

@@ -18,6 +18,8 @@ after those steps is exactly the average of clipped, shifted sub-frames.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,14 +161,22 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         s: _downsample(clean_stack, s, config.downsample.method) for s in config.downsample.scales
     }
     add_noise = NOISE_MODELS[noise.model]
-    draw_levels = NOISE_LEVELS[noise.levels]
+    if noise.model == "eld":
+        from simulator.eld import load_eld_preset, sample_eld_levels
+
+        if noise.shot_noise is not None:
+            raise DataError("noise.model=eld draws its own levels from noise.eld_preset; unset noise.shot_noise/read_noise")
+        preset = load_eld_preset(noise.eld_preset)
+        draw_levels = functools.partial(sample_eld_levels, preset)
+    else:
+        draw_levels = NOISE_LEVELS[noise.levels]
     levels_used, raws = [], {s: [] for s in scaled}
     for t in range(exp.frames):
         if noise.shot_noise is not None:
             levels = NoiseLevels(noise.shot_noise, noise.read_noise)
         else:
             levels = draw_levels(generator)
-        levels_used.append({"shot": levels.shot, "read": levels.read})
+        levels_used.append(dataclasses.asdict(levels))
         for s, stack in scaled.items():  # the same levels at every scale, as published
             noisy = add_noise(stack[t].clamp(0, 1), levels, generator).clamp(0, 1)
             raws[s].append(quantize(noisy, noise.bit_depth, noise.black_level))

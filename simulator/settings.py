@@ -59,10 +59,11 @@ class DownsampleConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    model: str = "heteroscedastic"  # a model in simulator.noise.NOISE_MODELS
+    model: str = "heteroscedastic"  # a model in simulator.noise.NOISE_MODELS (eld draws its own levels)
     levels: str = "iso1600near"  # a level sampler in simulator.noise.NOISE_LEVELS
     shot_noise: float | None = None  # fixed levels override the sampler (both must be given)
     read_noise: float | None = None
+    eld_preset: str = "generic14"  # model eld: a shipped preset name or a calibration JSON (simulator/eld.py)
     bit_depth: int = 10
     black_level: int = 0
 
