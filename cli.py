@@ -101,12 +101,15 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
 @click.option("--size", default=None, help="Ground-truth size WxH at full resolution, e.g. 1920x1080.")
 @click.option("--seed", type=int, default=None, help="Dataset seed (sample seeds derive from it and the index).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel processes.")
+@click.option("--backend", type=click.Choice(["loky", "threading", "dask", "ray"]), default="loky", show_default=True,
+              help="joblib backend for --workers > 1 (dask / ray: clusters, need the dist extra).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any setting, e.g. noise.model=poisson_gaussian.")
 @click.option("--resume", is_flag=True, help="Keep the samples already written and verified; make the rest.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first bad source file instead of skipping it.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def simulate(preset: str, source: str | None, source_path: Path | None, out: Path, split: str | None,
-             num_samples: int | None, size: str | None, seed: int | None, workers: int, overrides: tuple[str, ...],
+             num_samples: int | None, size: str | None, seed: int | None, workers: int, backend: str,
+             overrides: tuple[str, ...],
              resume: bool, fail_fast: bool, progress: bool) -> None:
     """Simulate a BracketIRE / BracketIRE+ dataset in the published layout."""
     from simulator.dataset import generate_dataset
@@ -116,7 +119,7 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
                                  size=size, seed=seed)
     config = load_simulation_config(preset, [*extra, *overrides])
     summary = generate_dataset(config, out, workers=workers, resume=resume, progress=progress,
-                               fail_fast=True if fail_fast else None)
+                               fail_fast=True if fail_fast else None, backend=backend)
     for _source, reason in summary.failed:
         click.echo(f"skipped: {reason}", err=True)
     click.echo(summary.line())

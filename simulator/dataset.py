@@ -98,6 +98,21 @@ def _verified(out: Path, record: dict[str, Any]) -> bool:
     return folder.is_dir() and _checksums(folder) == record["files"]
 
 
+def _prepare_backend(backend: str) -> None:
+    """Make a joblib cluster backend available, or explain how to install it."""
+    try:
+        if backend == "ray":
+            from ray.util.joblib import register_ray
+
+            register_ray()
+        elif backend == "dask":
+            import distributed  # noqa: F401  (joblib registers its dask backend when this imports)
+    except ImportError:
+        raise DataError(f"--backend {backend} needs the cluster extra: pip install '.[dist]'") from None
+    if backend not in ("loky", "threading", "multiprocessing", "dask", "ray"):
+        raise DataError(f"--backend {backend!r}; expected loky, threading, multiprocessing, dask or ray")
+
+
 def generate_dataset(
     config: SimulationConfig,
     out: str | Path,
@@ -105,6 +120,7 @@ def generate_dataset(
     resume: bool = False,
     progress: bool = True,
     fail_fast: bool | None = None,
+    backend: str = "loky",
 ) -> GenerationSummary:
     """Simulate every sample of ``config`` into ``out`` in the published layout.
 
@@ -116,6 +132,9 @@ def generate_dataset(
             already hold a dataset.
         progress: show a progress bar.
         fail_fast: stop at the first bad source (default: ``config.source.on_error == "fail"``).
+        backend: joblib backend for ``workers > 1``: "loky" (processes), "threading", or the cluster
+            backends "dask" (connects to the running ``dask.distributed`` client) and "ray" (needs the
+            ``dist`` extra).
 
     Returns:
         A :class:`GenerationSummary`.
@@ -156,8 +175,9 @@ def generate_dataset(
 
     threads = max(1, torch.get_num_threads() // max(1, workers))
     if workers > 1:
+        _prepare_backend(backend)
         jobs = (delayed(_make_sample)(config, spec, out, threads) for spec in todo)
-        results = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs)
+        results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
     else:
         results = (_make_sample(config, spec, out, threads) for spec in todo)
     for result in tqdm(results, total=len(todo), disable=not progress, desc="simulate", unit="sample"):

@@ -108,3 +108,65 @@ def test_bad_options_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and "did you mean 'bracketire_plus'" in result.stderr
     result = _simulate("--out", str(tmp_path), "--set", "noise.modle=eld", *SMALL)
     assert result.exit_code == 2 and "did you mean 'noise.model'" in result.stderr
+
+
+def test_video_source_with_frame_interpolation(tmp_path):
+    import torch
+
+    from simulator.sources import builtin_scene
+
+    clip = tmp_path / "clips" / "pan_left"
+    clip.mkdir(parents=True)
+    base = builtin_scene(80, 200, torch.Generator().manual_seed(1))
+    for k in range(12):  # the camera pans 2 px per source frame
+        np.save(clip / f"pan_{936 + k:06d}.npy", base[:, :, 2 * k : 2 * k + 128].permute(1, 2, 0).numpy())
+    out = tmp_path / "out"
+    result = _simulate("--source", "video", "--source-path", str(tmp_path / "clips"), "--out", str(out),
+                       "--set", "motion.model=video", "--set", "motion.subframes=4", *SMALL)
+    assert result.exit_code == 0, result.output
+    [(scene, frame, folder)] = list_frames(out)
+    assert (scene, frame) == ("pan_left", "000936")  # published naming: clip, number of the group's first frame
+    sample = read_frame(folder)
+    assert sample.raws.shape == (5, 4, 32, 64)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["samples"][0]["sources"]) == 12
+
+
+def test_previews_are_the_protocol_render_of_the_ground_truth(tmp_path):
+    import cv2
+    import torch
+
+    from simulator.render import to_uint16, tonemap_raw
+
+    out = tmp_path / "out"
+    result = _simulate("--out", str(out), "--num-samples", "1", "--set", "output.previews=true",
+                       "--set", "motion.model=none", *SMALL)
+    assert result.exit_code == 0, result.output
+    folder = list_frames(out)[0][2]
+    gt_png = cv2.imread(str(folder / "rgb_vis_gt.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert gt_png.dtype == np.uint16 and gt_png.shape == (64, 128, 3)
+    sample = read_frame(folder)
+    expected = to_uint16(tonemap_raw(sample.gt.clamp(0, 16), sample.meta))
+    assert np.array_equal(gt_png, expected)
+    preview = cv2.imread(str(folder / "rgb_vis_16.png"), cv2.IMREAD_UNCHANGED)
+    assert preview.dtype == np.uint8 and preview.shape == (64, 128, 3)
+
+
+def test_cluster_backends_need_the_dist_extra_and_threads_give_the_same_files(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name.startswith("ray"):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    result = _simulate("--out", str(tmp_path / "ray"), "--workers", "2", "--backend", "ray", *SMALL)
+    assert result.exit_code == 2 and "pip install '.[dist]'" in result.stderr
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert _simulate("--out", str(tmp_path / "t"), "--num-samples", "2", "--workers", "2", "--backend", "threading",
+                     *SMALL).exit_code == 0
+    assert _simulate("--out", str(tmp_path / "l"), "--num-samples", "2", *SMALL).exit_code == 0
+    assert _tree(tmp_path / "t") == _tree(tmp_path / "l")
