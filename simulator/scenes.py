@@ -111,4 +111,6 @@ def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torc
         if source.colorspace == "alexa_wide_gamut":
             frames = alexa_wide_gamut_to_srgb(frames)
     frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
-    return frames * source.scale if source.scale != 1.0 else frames
+    if source.scale != 1.0:
+        frames = frames * source.scale
+    return frames.masked_fill(frames < 1e-30, 0.0)  # denormal floats would slow every later step many times

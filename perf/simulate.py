@@ -1,0 +1,87 @@
+"""Seconds per simulated sample and peak memory, for each motion mode.
+
+    python perf/simulate.py            # 1920x1080 BracketIRE samples, best of 2 per mode
+    python perf/simulate.py --quick    # 128x64, one run (what the tests call)
+
+Each mode runs in a fresh subprocess so its peak resident memory (``ru_maxrss``) is its own. The time
+covers scene creation, simulation and writing the sample folder (``simulate_sample`` + ``write_frame``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MODES = {
+    "none": ["motion.model=none"],
+    "trajectory": ["motion.model=trajectory"],
+    "trajectory+rotation": ["motion.model=trajectory", "motion.rotation=1.0"],
+    "video": ["motion.model=video"],
+}
+
+
+def run_mode(preset: str, overrides: list[str], width: int, height: int, repeats: int) -> dict[str, float]:
+    """Simulate ``repeats`` samples in this process; best seconds and peak RSS in MiB."""
+    import torch
+
+    from simulator.dataset import sample_generator
+    from simulator.layout import write_frame
+    from simulator.pipeline import simulate_sample
+    from simulator.settings import load_simulation_config
+    from simulator.sources import builtin_scene
+
+    config = load_simulation_config(preset, [f"output.size=[{width}, {height}]", *overrides])
+    video = config.motion.model == "video"
+    best = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(repeats + 1):  # the first run warms up (imports, allocator)
+            start = time.perf_counter()
+            generator = sample_generator(0, index)
+            if video:  # 12 frames of a slow pan stand in for an HDR video clip
+                wide = builtin_scene(height, width + 24, generator)
+                frames = torch.stack([wide[:, :, 2 * k : 2 * k + width] for k in range(12)])
+            else:
+                frames = builtin_scene(height, width, generator)[None]
+            sample = simulate_sample(config, frames, generator)
+            write_frame(Path(tmp) / f"s{index}", sample.raws, sample.exposures, sample.gt, sample.meta,
+                        sample.alignratio)
+            if index:
+                best = min(best, time.perf_counter() - start)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": best, "peak_mib": peak_mib}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny samples, one run per mode")
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--preset", default="bracketire")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    width, height = (128, 64) if args.quick else map(int, args.size.lower().split("x"))
+    repeats = 1 if args.quick else args.repeats
+    if args.child:
+        print(json.dumps(run_mode(args.preset, MODES[args.child[0]], width, height, repeats)))
+        return
+    import torch
+
+    print(f"simulate {args.preset} {width}x{height}, {torch.get_num_threads()} thread(s), best of {repeats}")
+    for mode in MODES:
+        command = [sys.executable, __file__, "--child", mode, "--size", f"{width}x{height}", "--preset", args.preset,
+                   "--repeats", str(repeats)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{mode:<22} {result['seconds']:7.2f} s/sample  peak {result['peak_mib']:7.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
