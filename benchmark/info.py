@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.lpips import ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS
+from benchmark.metrics import METRIC_SPECS, METRICS
 from benchmark.protocols import PROTOCOLS
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
 from simulator.demosaic import DEMOSAICERS
 from simulator.demosaic.demosaicnet import DEMOSAICNET_WEIGHTS
+from simulator.eld import eld_preset_names
+from simulator.interpolate import INTERPOLATORS
+from simulator.noise import NOISE_LEVELS, NOISE_MODELS
+from simulator.scenes import SOURCE_NAMES
+from simulator.settings import preset_names
 from simulator.errors import WeightsNotFoundError
 from simulator.registry import Registry
 from simulator.weights import WeightSpec, resolve_weights
 
-_WEIGHTS: tuple[WeightSpec, ...] = (DEMOSAICNET_WEIGHTS,)
+_WEIGHTS: tuple[WeightSpec, ...] = (DEMOSAICNET_WEIGHTS, ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,30 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "demosaicers": _entries(DEMOSAICERS),
         "cameras": _entries(CAMERAS),
         "cfa orders": [RegistryEntry(name, f"2x2 tile {name[:2]}/{name[2:]}, packed as R, Gr, Gb, B") for name in CFA_OFFSETS],
+        "simulation presets": [RegistryEntry(name, f"--preset {name}") for name in preset_names()],
+        "scene sources": [RegistryEntry(name, _SOURCE_SUMMARIES[name]) for name in SOURCE_NAMES],
+        "noise models": _entries(NOISE_MODELS),
+        "noise level samplers": _entries(NOISE_LEVELS),
+        "eld presets": [RegistryEntry(name, "noise.eld_preset") for name in eld_preset_names()],
+        "frame interpolators": _entries(INTERPOLATORS),
+        "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
         "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],
     }
+
+
+_SOURCE_SUMMARIES = {
+    "builtin": "procedural HDR scenes (default; no files needed)",
+    "hdr": "HDR stills: .exr, .hdr, .pfm, float .npy",
+    "ldr": "sRGB photos, linearised, optional synthetic highlights",
+    "video": "folders of HDR video frames (e.g. HdM-HDR-2014 clips)",
+}
+
+
+def _metric_summary(name: str) -> str:
+    spec = METRIC_SPECS[name]
+    better = "lower" if spec.lower_better else "higher"
+    return f"{spec.kind}, {better} is better: {METRICS.summary(name)}"
 
 
 def _weight_status(spec: WeightSpec) -> str:

@@ -21,7 +21,9 @@ def test_info_lists_every_registry():
     result = CliRunner().invoke(cli.cli, ["info"])
     assert result.exit_code == 0, result.output
     for expected in ("demosaicers:", "bilinear", "menon2007", "demosaicnet", "cameras:", "bracketire",
-                     "brooks2019", "cfa orders:", "GRBG", "protocols:", "bracketire@1", "ntire2024@1", "weights:", "DemosaicNet (Bayer)"):
+                     "brooks2019", "cfa orders:", "GRBG", "protocols:", "bracketire@1", "ntire2024@1",
+                     "simulation presets:", "bracketire_plus", "noise models:", "poisson_gaussian", "eld",
+                     "iso1600near", "generic14", "frame interpolators:", "dis", "metrics:", "ssim", "lpips", "weights:", "DemosaicNet (Bayer)"):
         assert expected in result.output
 
 

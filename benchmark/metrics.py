@@ -1,0 +1,388 @@
+"""Image-quality metrics of the BracketIRE protocols, found by name (a small pyiqa-style registry).
+
+======== ==== ============ =================================================================================
+name     kind lower better what
+======== ==== ============ =================================================================================
+psnr     FR   no           ``syn_metrics.calc_psnr_np`` on the 16-bit scale (float32 terms), ``inf`` if equal
+ssim     FR   no           ``skimage.metrics.structural_similarity(..., win_size=11, gaussian_weights=True,
+                           data_range=65535, channel_axis=2)``, our own fast float64 implementation
+lpips    FR   yes          LPIPS v0.1, AlexNet (``lpips.LPIPS(net='alex')``), see :mod:`benchmark.lpips`
+clipiqa  NR   no           CLIP-IQA through pyiqa (extra ``iqa``), mean over the 4x4 tiles of the image
+maniqa   NR   no           MANIQA through pyiqa (extra ``iqa``), mean over the 4x4 tiles of the image
+======== ==== ============ =================================================================================
+
+Every metric takes the 16-bit PNG content as numpy ``uint16`` ``(H, W, 3)`` RGB in [0, 65535], already
+border-cropped by the caller: ``metric(output, gt)`` for FR metrics, ``metric(output)`` for NR ones.
+``create_metric`` raises :class:`MetricUnavailableError` when a metric cannot run here (missing weights,
+pyiqa not installed); the message says what is missing and how to get it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from simulator.errors import BracketIREError, DataError
+from simulator.registry import Registry, unknown_name
+
+UINT16_MAX = 65535.0
+
+
+class MetricUnavailableError(BracketIREError):
+    """A metric cannot run on this machine (weights or an optional package missing); says how to fix it."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a registered metric is.
+
+    Attributes:
+        name: registry name.
+        kind: ``"FR"`` (full reference: ``metric(output, gt)``) or ``"NR"`` (no reference: ``metric(output)``).
+        lower_better: True when a smaller value means a better image (LPIPS).
+        target: ``"module:attribute"`` of the constructor, which returns the scoring function.
+    """
+
+    name: str
+    kind: str
+    lower_better: bool
+    target: str
+
+
+METRIC_SPECS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("psnr", "FR", False, "benchmark.metrics:make_psnr"),
+        MetricSpec("ssim", "FR", False, "benchmark.metrics:make_ssim"),
+        MetricSpec("lpips", "FR", True, "benchmark.lpips:make_lpips"),
+        MetricSpec("clipiqa", "NR", False, "benchmark.metrics:make_clipiqa"),
+        MetricSpec("maniqa", "NR", False, "benchmark.metrics:make_maniqa"),
+    )
+}
+METRICS = Registry("metric", {name: spec.target for name, spec in METRIC_SPECS.items()})
+
+
+class Metric:
+    """A named, callable metric on 16-bit RGB images (see the module docstring for the call forms).
+
+    Attributes:
+        name, kind, lower_better: from the metric's :class:`MetricSpec`.
+    """
+
+    def __init__(self, spec: MetricSpec, score: Callable[..., float]) -> None:
+        self.spec = spec
+        self._score = score
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def lower_better(self) -> bool:
+        return self.spec.lower_better
+
+    def __call__(self, output: np.ndarray, gt: np.ndarray | None = None) -> float:
+        """Score ``output`` (and ``gt`` for FR metrics): uint16 ``(H, W, 3)`` RGB in [0, 65535] -> float."""
+        if self.kind == "NR":
+            if gt is not None:
+                raise DataError(f"{self.name} is a no-reference metric: call it with the output image only")
+            return float(self._score(check_rgb16(output, "output")))
+        if gt is None:
+            raise DataError(f"{self.name} is a full-reference metric: call it as metric(output, gt)")
+        check_pair(output, gt)
+        return float(self._score(output, gt))
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r}, kind={self.kind!r}, lower_better={self.lower_better})"
+
+
+def metric_names() -> list[str]:
+    """The registered metric names, in table order."""
+    return list(METRIC_SPECS)
+
+
+def metric_spec(name: str) -> MetricSpec:
+    """The :class:`MetricSpec` of ``name``; an unknown name raises UnknownNameError with a did-you-mean."""
+    try:
+        return METRIC_SPECS[name]
+    except KeyError:
+        raise unknown_name("metric", name, METRIC_SPECS) from None
+
+
+def create_metric(name: str, **options: Any) -> Metric:
+    """Build the metric ``name`` (weights are loaded and optional packages imported here, once).
+
+    Args:
+        name: a name in :data:`METRIC_SPECS`.
+        options: passed to the metric's constructor (e.g. ``device=``, ``alexnet=`` / ``heads=`` for LPIPS).
+
+    Raises:
+        UnknownNameError: unknown metric or option name.
+        MetricUnavailableError: the metric cannot run here; the message says what is missing.
+    """
+    spec = metric_spec(name)
+    constructor = METRICS[name]
+    accepted = inspect.signature(constructor).parameters
+    for key in options:
+        if key not in accepted:
+            raise unknown_name(f"option of metric {name!r}", key, accepted)
+    return Metric(spec, constructor(**options))
+
+
+def check_rgb16(image: object, name: str) -> np.ndarray:
+    """Check that ``image`` is a numpy uint16 ``(H, W, 3)`` array; returns it, else raises DataError."""
+    if not isinstance(image, np.ndarray):
+        raise DataError(f"{name}: expected a numpy uint16 (H, W, 3) RGB array, got {type(image).__name__}")
+    if image.dtype != np.uint16:
+        raise DataError(f"{name}: expected dtype uint16 (16-bit PNG content), got {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise DataError(f"{name}: expected shape (H, W, 3) RGB, got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise DataError(f"{name}: image is empty, shape {image.shape}")
+    return image
+
+
+def check_pair(output: object, gt: object) -> None:
+    """Check an output / ground-truth pair: both uint16 ``(H, W, 3)``, same shape; else DataError."""
+    out_shape, gt_shape = check_rgb16(output, "output").shape, check_rgb16(gt, "gt").shape
+    if out_shape != gt_shape:
+        raise DataError(f"output has shape {out_shape}; expected the ground truth's shape {gt_shape}")
+
+
+# ----------------------------------------------------------------------------------------------- PSNR
+
+_PSNR_CHUNK = 1 << 18  # values per step: the float32 temporaries stay in cache
+
+
+def psnr(output: np.ndarray, gt: np.ndarray) -> float:
+    """PSNR in dB of two 16-bit images, as ``syn_metrics.calc_psnr_np(output, gt, range=65535.0)``.
+
+    Every term ``((out.f32 - gt.f32) / 65535)**2`` is the official float32 value, bit for bit; torch sums
+    them in float32 per chunk of 2^18 (numpy pairwise over the whole image), chunk sums add up in float64:
+    the result moves by ~1e-7 dB, far inside the 1e-4 dB tolerance of the reference fixtures.
+
+    Args:
+        output, gt: uint16 ``(H, W, 3)`` RGB in [0, 65535], same shape.
+
+    Returns:
+        ``-10 * log10(mse)``; ``inf`` for identical images (the official code raises ``ValueError`` there).
+    """
+    check_pair(output, gt)
+    flat_out = torch.from_numpy(np.ascontiguousarray(output)).view(-1)
+    flat_gt = torch.from_numpy(np.ascontiguousarray(gt)).view(-1)
+    size = flat_out.numel()
+    step = min(size, _PSNR_CHUNK)
+    diff, other = torch.empty(step), torch.empty(step)
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, size, step):
+        n = min(step, size - start)
+        d, g = diff[:n], other[:n]
+        d.copy_(flat_out[start : start + n])
+        g.copy_(flat_gt[start : start + n])
+        total += d.sub_(g).div_(UINT16_MAX).square_().sum()
+    mse = float(total) / size
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+
+
+# ----------------------------------------------------------------------------------------------- SSIM
+
+SSIM_SIGMA, SSIM_TRUNCATE, SSIM_K1, SSIM_K2 = 1.5, 3.5, 0.01, 0.03
+SSIM_RADIUS = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)  # 5: an 11-tap window, as skimage derives it
+_STRIP_ROWS = 16  # output rows per step
+_BLOCK_COLS = 16  # output columns per block of the horizontal pass
+
+
+def gaussian_taps(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> torch.Tensor:
+    """The normalised 1-D Gaussian of ``scipy.ndimage.gaussian_filter`` (float64, ``2 * radius + 1`` taps)."""
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-0.5 / (sigma * sigma) * x * x)
+    return taps / taps.sum()
+
+
+def _band(rows: int, taps: torch.Tensor) -> torch.Tensor:
+    """``[rows, rows + len(taps) - 1]`` banded matrix: row i holds ``taps`` from column i (a 'valid' filter)."""
+    band = torch.zeros(rows, rows + len(taps) - 1, dtype=torch.float64)
+    for i in range(rows):
+        band[i, i : i + len(taps)] = taps
+    return band
+
+
+def ssim(output: np.ndarray, gt: np.ndarray) -> float:
+    """Mean SSIM of two 16-bit RGB images, equal to scikit-image's (to ~1e-15) and much faster.
+
+    Same value as ``skimage.metrics.structural_similarity(output, gt, win_size=11, gaussian_weights=True,
+    data_range=65535, channel_axis=2)``: per channel, Gaussian-weighted moments (sigma 1.5, truncate 3.5)
+    in float64, sample covariance (121/120), K1 = 0.01, K2 = 0.03, mean of ``S[5:-5, 5:-5]``, then the mean
+    of the channels. Only that interior is averaged and its 11x11 windows lie inside the image, so the
+    filters need no border mode: they are computed 'valid', and skimage's ``mode='reflect'`` is never used.
+
+    How it is fast: the maps ``a``, ``b``, ``a^2 + b^2 + k`` and ``2ab + k`` (k folds the constants in) are
+    filtered by two float64 matrix products per strip of rows (banded Gaussian matrices, BLAS), over a ring
+    buffer of input rows that is never copied; 9 elementwise passes and a sum follow (``_ssim_total``).
+
+    Args:
+        output, gt: uint16 ``(H, W, 3)`` RGB in [0, 65535], same shape, H and W at least 11.
+
+    Returns:
+        Mean SSIM, float in [-1, 1]; 1.0 for identical images.
+    """
+    check_pair(output, gt)
+    height, width = output.shape[:2]
+    if min(height, width) < 2 * SSIM_RADIUS + 1:
+        raise DataError(f"SSIM needs images of at least 11x11 pixels (its window); got {height}x{width}")
+    interior = (height - 2 * SSIM_RADIUS) * (width - 2 * SSIM_RADIUS) * 3
+    total = _ssim_total(torch.from_numpy(np.ascontiguousarray(output)), torch.from_numpy(np.ascontiguousarray(gt)))
+    return float(total) / interior
+
+
+def _ssim_total(a: torch.Tensor, b: torch.Tensor, rows: int = _STRIP_ROWS, cols: int = _BLOCK_COLS) -> torch.Tensor:
+    """Sum of the SSIM map over the interior of every channel; ``a``, ``b``: uint16 ``[H, W, 3]`` tensors.
+
+    With ``B1 = ux^2 + uy^2 + C1``, ``A1 = 2 ux uy + C1`` and ``G`` the Gaussian filter, skimage's
+    ``vx + vy + C2/cn = G(a^2 + b^2 + k) - B1`` and ``2 vxy + C2/cn = G(2ab + k) - A1`` with
+    ``k = C1 + C2/cn`` (cn = 121/120, the weights sum to 1), so ``S = A1 (G(2ab+k) - A1) / (B1 (G(a^2+b^2+k) - B1))``.
+    """
+    height, width, channels = a.shape
+    radius = SSIM_RADIUS
+    out_h, out_w = height - 2 * radius, width - 2 * radius
+    slots = rows + 2 * radius  # ring buffer of input rows
+    f64 = {"dtype": torch.float64}
+    c1 = torch.tensor((SSIM_K1 * UINT16_MAX) ** 2, **f64)
+    k = torch.tensor(float(c1) + (SSIM_K2 * UINT16_MAX) ** 2 * (120 / 121), **f64)
+    taps = gaussian_taps()
+    blocks = -(-out_w // cols)
+    padded_w = blocks * cols + 2 * radius  # zero columns past the image keep every block full
+    vertical = _band(rows, taps)
+    horizontal = _band(cols, taps).T.contiguous().expand(blocks, -1, -1)
+    ring = torch.zeros(4, slots, channels, padded_w, **f64)  # maps a, b, a^2+b^2+k, 2ab+k
+    v_store = torch.empty(4 * rows * channels * padded_w, **f64)
+    h_store = torch.empty(4 * blocks * rows * channels * cols, **f64)
+    t_store = [torch.empty(blocks * rows * channels * cols, **f64) for _ in range(2)]
+    total = torch.zeros((), **f64)
+
+    def load(first: int, slot: int, count: int) -> None:  # input rows [first, first+count) -> ring slots
+        while count > 0:
+            n = min(count, slots - slot)
+            xa, xb, m3, m4 = ring[:, slot : slot + n].unbind(0)
+            xa[..., :width].copy_(a[first : first + n].permute(0, 2, 1))
+            xb[..., :width].copy_(b[first : first + n].permute(0, 2, 1))
+            torch.addcmul(k, xa, xa, out=m3).addcmul_(xb, xb)
+            torch.addcmul(k, xa, xb, value=2, out=m4)
+            first, count, slot = first + n, count - n, 0
+
+    load(0, 0, min(slots, height))
+    last = out_w - (blocks - 1) * cols  # valid columns of the last block
+    for top in range(0, out_h, rows):
+        n_rows = min(rows, out_h - top)
+        offset = top % slots  # ring slot of input row `top`
+        if top:
+            load(top + 2 * radius, (offset + 2 * radius) % slots, min(rows, height - top - 2 * radius))
+        m = n_rows * channels
+        v = v_store[: 4 * m * padded_w].view(4, n_rows, channels * padded_w)
+        weights = torch.roll(vertical[:n_rows], offset, dims=1)  # columns follow the ring order
+        torch.bmm(weights.expand(4, -1, -1), ring.view(4, slots, channels * padded_w), out=v)
+        h = h_store[: 4 * blocks * m * cols].view(blocks, 4, m, cols)
+        windows = v.view(4 * m, padded_w).unfold(1, cols + 2 * radius, cols).transpose(0, 1)
+        torch.bmm(windows, horizontal, out=h.view(blocks, 4 * m, cols))
+        ux, uy, g3, g4 = h.unbind(1)
+        b1, a1 = (t[: blocks * m * cols].view(blocks, m, cols) for t in t_store)
+        torch.addcmul(c1, ux, ux, out=b1).addcmul_(uy, uy)
+        torch.addcmul(c1, ux, uy, value=2, out=a1)
+        b2, a2 = g3.sub_(b1), g4.sub_(a1)
+        s = a1.mul_(a2).div_(b1.mul_(b2))
+        total += s.sum() if last == cols else s[:-1].sum() + s[-1, :, :last].sum()
+    return total
+
+
+def make_psnr() -> Callable[[np.ndarray, np.ndarray], float]:
+    """PSNR of the BracketIRE test script (dB, higher is better, ``inf`` for identical images)."""
+    return psnr
+
+
+def make_ssim() -> Callable[[np.ndarray, np.ndarray], float]:
+    """SSIM of the BracketIRE test script (skimage's, Gaussian 11x11 window, data range 65535)."""
+    return ssim
+
+
+# ------------------------------------------------------------------------------ no-reference (pyiqa)
+
+TILE_GRID = 4  # the published real-data script scores a 4x4 grid of tiles and averages them
+
+
+def tile_bounds(size: int, grid: int = TILE_GRID) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each of ``grid`` tiles along a side: ``i*size//grid`` .. ``(i+1)*size//grid``."""
+    return [(i * size // grid, (i + 1) * size // grid) for i in range(grid)]
+
+
+def tile_average(image: np.ndarray, score: Callable[[np.ndarray], float], grid: int = TILE_GRID) -> float:
+    """Mean of ``score(tile)`` over a ``grid x grid`` split of ``image``, row by row, as ``real_metrics.py``.
+
+    Args:
+        image: ``(H, W, C)`` array, H and W at least ``grid``.
+        score: maps one tile (a contiguous copy, same dtype) to a float.
+        grid: tiles per side (1 scores the whole image).
+    """
+    height, width = image.shape[:2]
+    if min(height, width) < grid:
+        raise DataError(f"image of {height}x{width} pixels cannot be split into {grid}x{grid} tiles")
+    scores = [
+        float(score(np.ascontiguousarray(image[top:bottom, left:right])))
+        for top, bottom in tile_bounds(height, grid)
+        for left, right in tile_bounds(width, grid)
+    ]
+    return sum(scores) / len(scores)
+
+
+def _pyiqa_scorer(
+    name: str, device: str | torch.device | None, tiles: int, seed: int | None
+) -> Callable[[np.ndarray], float]:
+    """A pyiqa no-reference metric as ``uint16 (H, W, 3) -> float`` (tensor ``float32(img) / 65535``, NCHW)."""
+    try:
+        pyiqa = importlib.import_module("pyiqa")
+    except ImportError as err:
+        raise MetricUnavailableError(
+            f"{name} needs the optional package pyiqa ({err}); install it with: pip install '.[iqa]' "
+            "(its network weights download on first use)"
+        ) from None
+    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        net = pyiqa.create_metric(name, device=target, as_loss=False)
+    except Exception as err:  # pyiqa downloads its weights here; offline that fails in many ways
+        raise MetricUnavailableError(f"{name}: pyiqa could not build the metric or fetch its weights ({err})") from None
+    lock = threading.Lock()  # seeded calls share the global RNG: one at a time
+
+    def one(tile: np.ndarray) -> float:
+        x = torch.from_numpy(tile.astype(np.float32).transpose(2, 0, 1) / np.float32(UINT16_MAX))[None].to(target)
+        devices = [] if target.type != "cuda" else [torch.cuda.current_device() if target.index is None else target.index]
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            if seed is not None:  # MANIQA scores random crops: a fixed seed makes a score reproducible
+                torch.manual_seed(seed)
+            return float(net(x).mean())
+
+    def score(image: np.ndarray) -> float:
+        with lock:
+            return tile_average(image, one, tiles)
+
+    return score
+
+
+def make_clipiqa(device: str | None = None, tiles: int = TILE_GRID, seed: int | None = 0) -> Callable[[np.ndarray], float]:
+    """CLIP-IQA (pyiqa, extra ``iqa``): mean over a ``tiles x tiles`` grid as the real-data script does."""
+    return _pyiqa_scorer("clipiqa", device, tiles, seed)
+
+
+def make_maniqa(device: str | None = None, tiles: int = TILE_GRID, seed: int | None = 0) -> Callable[[np.ndarray], float]:
+    """MANIQA (pyiqa, extra ``iqa``): mean over a ``tiles x tiles`` grid as the real-data script does."""
+    return _pyiqa_scorer("maniqa", device, tiles, seed)
