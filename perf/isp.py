@@ -8,36 +8,22 @@ Prints one line per stage: milliseconds (best of the repeats) and megapixels per
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import best_time, size_parser  # noqa: E402  (perf/ is the script folder)
+
 from simulator.camera import sample_camera  # noqa: E402
 from simulator.demosaic import DEMOSAICERS  # noqa: E402
 from simulator.isp import process, unprocess  # noqa: E402
 
 
-def best_time(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small image, one run")
-    parser.add_argument("--size", default="1920x1080", help="WxH of the full-resolution image")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = size_parser(__doc__.splitlines()[0], 3, "the full-resolution image")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args(argv)
     width, height = (256, 256) if args.quick else map(int, args.size.lower().split("x"))

@@ -10,10 +10,7 @@ between our SSIM and skimage's over that pair and an unrelated pair.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +20,9 @@ from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import best_time, size_parser  # noqa: E402  (perf/ is the script folder)
+
 from benchmark.metrics import psnr, ssim  # noqa: E402
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def skimage_ssim(out: np.ndarray, gt: np.ndarray) -> float:
@@ -43,10 +31,7 @@ def skimage_ssim(out: np.ndarray, gt: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small image, one run")
-    parser.add_argument("--size", default="1920x1080", help="WxH of the image pair")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = size_parser(__doc__.splitlines()[0], 5, "the image pair")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args(argv)
     width, height = (256, 256) if args.quick else map(int, args.size.lower().split("x"))

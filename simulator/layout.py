@@ -167,7 +167,7 @@ def write_frame(
                 _save(folder / f"raw_{multiple}.npy", frame.permute(1, 2, 0).cpu().numpy().astype(np.uint16))
         _save(tmp / "raw_gt.npy", gt.detach().permute(1, 2, 0).cpu().numpy().astype(np.float32))
         _save(tmp / "alignratio.npy", np.array(alignratio, dtype=np.float32))
-        np.save(tmp / "metadata.npy", meta.to_arrays(), allow_pickle=True)  # the published loaders' format
+        np.save(tmp / "metadata.npy", meta.to_arrays())  # a pickled dict: what the published loaders read
         (tmp / "metadata.json").write_text(meta.to_json())
         if info:
             (tmp / "sample.json").write_text(json.dumps(info, indent=1, sort_keys=True))

@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 import cli
@@ -134,7 +133,6 @@ def test_video_source_with_frame_interpolation(tmp_path):
 
 def test_previews_are_the_protocol_render_of_the_ground_truth(tmp_path):
     import cv2
-    import torch
 
     from simulator.render import to_uint16, tonemap_raw
 

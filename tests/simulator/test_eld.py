@@ -52,8 +52,8 @@ def test_calibration_recovers_a_known_sensor():
     gen = torch.Generator().manual_seed(3)
     flats, darks = [], []
     for gain in (0.5, 1.0, 2.0, 4.0):
-        read = math.exp(0.8 * math.log(gain) + 1.0)
-        row = math.exp(0.6 * math.log(gain) - 0.5)
+        read = math.exp(truth.read_scale.slope * math.log(gain) + truth.read_scale.bias)
+        row = math.exp(truth.row_scale.slope * math.log(gain) + truth.row_scale.bias)
         levels = EldLevels(gain, 0.1, read, row, float(16383 - 512))
         flat = [[add_eld_noise(torch.full((4, 96, 96), v), levels, gen) for _ in range(2)] for v in (0.05, 0.2, 0.5)]
         flat = np.stack([[unpack_dn(f) for f in pair] for pair in flat])
@@ -62,8 +62,8 @@ def test_calibration_recovers_a_known_sensor():
         darks.append(dark)
     preset = calibrate_eld(flats, darks, 16383, 512, "fitted")
     assert preset.k_min == pytest.approx(0.5, rel=0.08) and preset.k_max == pytest.approx(4.0, rel=0.08)
-    assert preset.read_scale.slope == pytest.approx(0.8, abs=0.1)
-    assert preset.row_scale.slope == pytest.approx(0.6, abs=0.15)
+    assert preset.read_scale.slope == pytest.approx(truth.read_scale.slope, abs=0.1)
+    assert preset.row_scale.slope == pytest.approx(truth.row_scale.slope, abs=0.15)
     assert all(abs(lam - 0.1) < 0.06 for lam in preset.tukey_lambdas)
     assert EldPreset.from_json(preset.to_json()) == preset
 

@@ -1,7 +1,5 @@
 import hashlib
-import io
 import os
-import pickle
 
 import numpy as np
 import pytest

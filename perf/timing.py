@@ -1,0 +1,27 @@
+"""Shared helpers of the perf scripts (they run as scripts, so this is imported from their folder)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls after one warm-up, in seconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def size_parser(description: str, default_repeats: int, what: str = "the image") -> argparse.ArgumentParser:
+    """The common options: ``--quick``, ``--size WxH`` and ``--repeats``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small image, one run")
+    parser.add_argument("--size", default="1920x1080", help=f"WxH of {what}")
+    parser.add_argument("--repeats", type=int, default=default_repeats)
+    return parser
