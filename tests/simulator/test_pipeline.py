@@ -94,3 +94,15 @@ def test_bad_settings_are_reported():
     config = load_simulation_config("bracketire_plus", ["output.size=[100,64]"])
     with pytest.raises(DataError, match="multiples of 8"):
         simulate_sample(config, _flat(0.2), torch.Generator())
+
+
+def test_area_downsampling_averages_packed_blocks():
+    config = load_simulation_config("bracketire_plus", SIZE + ["motion.model=none", "downsample.method=area",
+                                                              "noise.shot_noise=0", "noise.read_noise=0"])
+    scene = builtin_scene(256, 256, torch.Generator().manual_seed(1))[None]
+    area = simulate_sample(config, scene, torch.Generator().manual_seed(0))
+    full = simulate_sample(load_simulation_config("bracketire", SIZE + ["motion.model=none", "noise.shot_noise=0",
+                                                                        "noise.read_noise=0"]),
+                           scene, torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.avg_pool2d(dequantize(full.raws[1]), 4)
+    assert (dequantize(area.raws[4]) - expected).abs().max() <= 1 / 1023  # rounding of both quantisations
