@@ -1,0 +1,1 @@
+"""Shared network layers: modulated deformable convolution (more arrive with TMRNet and the baselines)."""
