@@ -1,0 +1,111 @@
+"""SPyNet optical flow (Ranjan & Black, "Optical Flow Estimation using a Spatial Pyramid Network", CVPR 2017).
+
+The variant used by BasicVSR and TMRNet: six pyramid levels, each refining the upsampled flow with five
+7x7 convolutions (8 -> 32 -> 64 -> 32 -> 16 -> 2). Parameter names match the published pretrained file
+(``spynet_20210409-c6c1bd09.pth`` of MMEditing) and TMRNet's ``spynet.*`` entries.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.layers.flow import flow_warp
+from simulator.errors import DataError
+from simulator.weights import WeightSpec, resolve_weights
+
+SPYNET_WEIGHTS = WeightSpec(
+    name="SPyNet (BasicVSR pretrained)",
+    filename="spynet_20210409-c6c1bd09.pth",
+    env_var="BRACKETIRE_SPYNET",
+    urls=("https://download.openmmlab.com/mmediting/restorers/basicvsr/spynet_20210409-c6c1bd09.pth",),
+    how_to_get="Download spynet_20210409-c6c1bd09.pth (MMEditing's BasicVSR SPyNet) and pass its path or set $BRACKETIRE_SPYNET.",
+)
+LEVELS = 6
+
+
+class _BasicModule(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        widths = (8, 32, 64, 32, 16, 2)
+        layers: list[nn.Module] = []
+        for index, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Conv2d(cin, cout, kernel_size=7, padding=3))
+            if index < len(widths) - 2:
+                layers.append(nn.ReLU(inplace=True))
+        self.basic_module = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.basic_module(x)
+
+
+class SPyNet(nn.Module):
+    """Optical flow from ``ref`` to ``supp``.
+
+    ``forward(ref, supp)``: both ``[N, 3, H, W]`` RGB in [0, 1] -> flow ``[N, 2, H, W]`` in pixels,
+    channels (dx, dy), such that ``flow_warp(supp, flow)`` approximates ``ref``. Any H, W: the images are
+    resized to multiples of 32 internally and the flow is scaled back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.basic_module = nn.ModuleList(_BasicModule() for _ in range(LEVELS))
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def _pyramid_flow(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
+        refs, supps = [(ref - self.mean) / self.std], [(supp - self.mean) / self.std]
+        for _ in range(LEVELS - 1):
+            refs.append(F.avg_pool2d(refs[-1], kernel_size=2, stride=2, count_include_pad=False))
+            supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2, count_include_pad=False))
+        refs, supps = refs[::-1], supps[::-1]
+        n, _, height, width = refs[0].shape
+        flow = refs[0].new_zeros(n, 2, height, width)
+        for level, (ref_l, supp_l) in enumerate(zip(refs, supps)):
+            up = flow if level == 0 else F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+            warped = flow_warp(supp_l, up, padding_mode="border")
+            flow = up + self.basic_module[level](torch.cat([ref_l, warped, up], dim=1))
+        return flow
+
+    def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
+        height, width = ref.shape[-2:]
+        height_up, width_up = -(-height // 32) * 32, -(-width // 32) * 32
+        ref = F.interpolate(ref, size=(height_up, width_up), mode="bilinear", align_corners=False)
+        supp = F.interpolate(supp, size=(height_up, width_up), mode="bilinear", align_corners=False)
+        flow = F.interpolate(self._pyramid_flow(ref, supp), size=(height, width), mode="bilinear", align_corners=False)
+        scale = torch.tensor([width / width_up, height / height_up], dtype=flow.dtype, device=flow.device)
+        return flow * scale.view(1, 2, 1, 1)
+
+
+def load_spynet_weights(model: SPyNet, path: str | os.PathLike[str] | None = None) -> SPyNet:
+    """Load the published pretrained SPyNet into ``model`` (file path, ``$BRACKETIRE_SPYNET`` or cache).
+
+    Accepts a plain state dict or a checkpoint wrapping one under ``state_dict``, with or without a
+    ``spynet.`` / ``module.`` prefix; read with ``weights_only=True``.
+
+    Raises:
+        WeightsNotFoundError: no file; the message says where to get it.
+        DataError: the file is not a SPyNet state dict (missing or unexpected keys are named).
+    """
+    file = resolve_weights(SPYNET_WEIGHTS, path)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # several types for files that are not weights-only checkpoints
+        raise DataError(f"{file}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise DataError(f"{file}: expected a SPyNet state dict, got {type(state).__name__}")
+    cleaned = {}
+    for key, value in state.items():
+        for prefix in ("module.", "spynet.", "generator.spynet."):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        cleaned[key] = value
+    result = model.load_state_dict(cleaned, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise DataError(f"{file}: not SPyNet weights (missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+    return model
