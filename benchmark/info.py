@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from benchmark.lpips import ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS
 from benchmark.metrics import METRIC_SPECS, METRICS
 from benchmark.protocols import PROTOCOLS
+from models import MODELS, build_model, parameter_count
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
@@ -48,6 +49,8 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "noise level samplers": _entries(NOISE_LEVELS),
         "eld presets": [RegistryEntry(name, "noise.eld_preset") for name in eld_preset_names()],
         "frame interpolators": _entries(INTERPOLATORS),
+        "models": [RegistryEntry(name, f"{parameter_count(build_model(name)) / 1e6:.2f} M params: {MODELS.summary(name)}")
+                   for name in MODELS.names()],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
         "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],

@@ -23,7 +23,7 @@ def test_info_lists_every_registry():
     for expected in ("demosaicers:", "bilinear", "menon2007", "demosaicnet", "cameras:", "bracketire",
                      "brooks2019", "cfa orders:", "GRBG", "protocols:", "bracketire@1", "ntire2024@1",
                      "simulation presets:", "bracketire_plus", "noise models:", "poisson_gaussian", "eld",
-                     "iso1600near", "generic14", "frame interpolators:", "dis", "metrics:", "ssim", "lpips", "weights:", "DemosaicNet (Bayer)"):
+                     "iso1600near", "generic14", "frame interpolators:", "dis", "metrics:", "ssim", "lpips", "models:", "13.29 M params", "13.58 M params", "weights:", "DemosaicNet (Bayer)"):
         assert expected in result.output
 
 
