@@ -69,6 +69,7 @@ class TMRNet(nn.Module):
         if scale not in (1, 4):
             raise ValueError(f"TMRNet scale={scale}; expected 1 (TMRNet) or 4 (TMRNet+)")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
+        self.mid_channels = mid_channels
         self.unit_frame = (num_frames - 1) // 2 if unit_frame is None else unit_frame
         c = mid_channels
         self.learn_para = nn.Parameter(torch.zeros(1, num_frames, c, 1, 1))

@@ -1,0 +1,89 @@
+"""Full-image inference by tiles, within a memory budget, on CPU or CUDA.
+
+The image is cut into tiles whose *cores* partition it; each tile is run with ``overlap`` pixels of real
+context on every side (less at the image border, where the untiled model sees its zero padding too) and
+only its core is kept. For a network whose receptive field radius is at most ``overlap`` the result equals
+the untiled forward exactly. TMRNet's SPyNet sees the whole tile through its pyramid, so tiles differ from
+the untiled output near strong motion; a larger overlap reduces that, and a tile that covers the image
+reproduces the untiled forward exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# float32 activations, ~17 live feature maps per channel and frame: TMRNet (64 channels, 5 frames) on a
+# 256x256 packed input peaks 1344 MiB above the built model on CPU (perf/tmrnet.py), 21.5 KB per pixel
+BYTES_PER_CHANNEL_PIXEL = 4 * 17
+
+
+def tile_for_budget(memory_gb: float, channels: int = 64, frames: int = 5) -> int:
+    """Largest tile side (packed pixels, multiple of 8) whose activations should fit in ``memory_gb``."""
+    per_pixel = BYTES_PER_CHANNEL_PIXEL * channels * frames
+    side = int(math.sqrt(memory_gb * 2**30 / per_pixel))
+    return max(32, side // 8 * 8)
+
+
+def _starts(size: int, core: int) -> list[int]:
+    return list(range(0, size, core))
+
+
+@torch.no_grad()
+def tiled_forward(
+    model: nn.Module,
+    raws: torch.Tensor,
+    tile: int | None = 256,
+    overlap: int = 32,
+    memory_gb: float | None = None,
+    device: torch.device | str | None = None,
+    autocast: bool = False,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Run ``model`` on ``raws`` tile by tile.
+
+    Args:
+        model: maps ``[B, T, 4, h, w] -> [B, 4, s*h, s*w]`` (``s`` = ``model.scale`` or 1).
+        raws: ``[B, T, 4, h, w]`` input, on any device.
+        tile: core size in input pixels; None with ``memory_gb`` picks it from the budget; None alone
+            runs the image whole.
+        overlap: context pixels around each core.
+        memory_gb: activation budget used when ``tile`` is None.
+        device: where to run (default: the model's device); outputs return to ``raws``' device.
+        autocast: float16 autocast on CUDA (ignored on CPU).
+        progress: show a progress bar over tiles.
+
+    Returns:
+        ``[B, 4, s*h, s*w]`` float32 on ``raws``' device.
+    """
+    from tqdm import tqdm
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    scale = getattr(model, "scale", 1)
+    height, width = raws.shape[-2:]
+    if tile is None and memory_gb is not None:
+        tile = tile_for_budget(memory_gb, getattr(model, "mid_channels", 64), raws.shape[1])
+    if tile is None or (tile >= height and tile >= width):
+        return _run(model, raws, device, autocast).to(raws.device)
+    out = torch.zeros(raws.shape[0], 4, scale * height, scale * width, device=raws.device)
+    boxes = [(y, x) for y in _starts(height, tile) for x in _starts(width, tile)]
+    for y, x in tqdm(boxes, disable=not progress, desc="tiles", unit="tile"):
+        y1, x1 = min(y + tile, height), min(x + tile, width)
+        ty, tx = max(0, y - overlap), max(0, x - overlap)
+        by, bx = min(height, y1 + overlap), min(width, x1 + overlap)
+        result = _run(model, raws[..., ty:by, tx:bx], device, autocast).to(raws.device)
+        oy, ox = (y - ty) * scale, (x - tx) * scale
+        out[..., y * scale : y1 * scale, x * scale : x1 * scale] = result[
+            ..., oy : oy + (y1 - y) * scale, ox : ox + (x1 - x) * scale
+        ]
+    return out
+
+
+def _run(model: nn.Module, raws: torch.Tensor, device: torch.device, autocast: bool) -> torch.Tensor:
+    inputs = raws.to(device)
+    if autocast and device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.float16):
+            return model(inputs).float()
+    return model(inputs).float()
