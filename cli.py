@@ -15,7 +15,7 @@ import click
 
 from benchmark.protocols import protocol_names
 from simulator import __version__
-from simulator.errors import BracketIREError
+from simulator.errors import BracketIREError, DataError
 
 
 class _Toolkit(click.Group):
@@ -123,6 +123,42 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
     for _source, reason in summary.failed:
         click.echo(f"skipped: {reason}", err=True)
     click.echo(summary.line())
+
+
+@cli.command()
+@click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
+@click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
+@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool) -> None:
+    """Print the ranked result table of a task under one protocol."""
+    from leaderboards.table import load_leaderboard, ranked, render
+
+    board = load_leaderboard(task, protocol, include_runs)
+    for problem in board.problems:
+        click.echo(f"note: {problem}", err=True)
+    if board.rows.empty:
+        raise DataError(f"no results for task {task} under protocol {protocol}")
+    click.echo(render(ranked(board.rows), fmt), nl=False)
+
+
+@cli.command()
+@click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
+@click.option("--protocol", default="ntire2024@1", show_default=True)
+@click.option("--x", "x_axis", type=click.Choice(["params", "flops", "runtime"]), default="params", show_default=True)
+@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A .png, .pdf or .svg file.")
+def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path) -> None:
+    """Plot PSNR against model size, compute or runtime."""
+    from leaderboards.plots import plot_psnr
+    from leaderboards.table import load_leaderboard
+
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise DataError(f"{out}: expected a .png, .pdf or .svg file name")
+    rows = load_leaderboard(task, protocol, include_runs).rows
+    if rows.empty:
+        raise DataError(f"no results for task {task} under protocol {protocol}")
+    click.echo(plot_psnr(rows, x_axis, out, f"{task}, {protocol}"))
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from leaderboards.importer import import_ntire2024
+from leaderboards.table import load_leaderboard, ranked
+from tests.conftest import REPO
+
+TRACKS = {1: "bracketire", 2: "bracketire_plus"}
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_shipped_tables_are_the_sources_imported_row_for_row(shared, track):
+    source = shared / "leaderboard_sources" / f"ntire2024_track{track}.csv"
+    shipped = pd.read_csv(REPO / "leaderboards" / "published" / f"ntire2024_{TRACKS[track]}.csv")
+    imported = import_ntire2024(source, TRACKS[track])
+    pd.testing.assert_frame_equal(shipped, imported, check_dtype=False)
+    raw = pd.read_csv(source)
+    full = shipped[shipped["protocol"] == "ntire2024@1"]
+    assert full["model"].tolist() == raw["method"].tolist() and full["psnr"].tolist() == raw["psnr"].tolist()
+    assert set(shipped["read_or_inferred"]) <= {"read", "inferred"}
+    assert (shipped["source"] != "").all()
+
+
+def test_track1_notes_become_columns():
+    rows = load_leaderboard("bracketire", "ntire2024").rows.set_index("model")
+    assert rows.loc["SRC-B", "flops_t"] == 48.238 and rows.loc["SRC-B", "runtime_s"] == 3.102
+    assert rows.loc["MegIRE", "read_or_inferred"] == "inferred" and rows.loc["SRC-B", "rank"] == 1
+
+
+def test_protocols_are_never_ranked_together_and_duplicates_are_reported(tmp_path):
+    both = load_leaderboard("bracketire_plus").rows
+    with pytest.raises(ValueError, match="mix protocols"):
+        ranked(both)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    mine = both[both["protocol"] == "ntire2024@1"].head(1).drop(columns="origin").assign(psnr=1.0)
+    mine.to_csv(runs / "r.csv", index=False)
+    board = load_leaderboard("bracketire_plus", "ntire2024@1", include_runs=True, runs_dir=runs)
+    assert any(p.startswith("contradictory rows for SRC-B") for p in board.problems)
+
+
+def test_cli_leaderboard_and_plot(tmp_path):
+    result = CliRunner().invoke(cli.cli, ["leaderboard", "--task", "bracketire_plus", "--format", "latex"])
+    assert result.exit_code == 0 and "\\begin{tabular}" in result.output and "SRC-B" in result.output
+    table = CliRunner().invoke(cli.cli, ["leaderboard"]).output.splitlines()
+    assert "SRC-B" in table[2] and "TMRNet" in table[-1]  # ranked by PSNR
+    out = tmp_path / "track1.png"
+    result = CliRunner().invoke(cli.cli, ["plot", "--x", "params", "--out", str(out)])
+    assert result.exit_code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire"])
+    assert bad.exit_code == 2 and "no results for task bracketire under protocol bracketire" in bad.stderr
