@@ -19,6 +19,8 @@ MODELS = Registry(
     {
         "tmrnet": "models.tmrnet:TMRNet",
         "tmrnet_plus": "models.tmrnet:TMRNetPlus",
+        "reference": "models.classical:ReferenceFrame",
+        "merge": "models.classical:NoiseAwareMerge",
     },
 )
 
