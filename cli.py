@@ -126,6 +126,30 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
 
 
 @cli.command()
+@click.option("--model", "model_name", required=True, help="A registered model (python cli.py info lists them).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint for models that need one (tmrnet, tmrnet_plus).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Dataset root in the published layout (default: the built-in benchmark).")
+@click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as JSON.")
+@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
+def bench(model_name: str, weights: Path | None, data: Path | None, protocol: str, device: str,
+          json_path: Path | None, progress: bool) -> None:
+    """Run a model over a test split, render and score it as published, and log a runs row."""
+    from benchmark.bench import bench as run_bench
+    from benchmark.bench import bench_table
+
+    result = run_bench(model_name, weights, data, protocol, device, progress=progress)
+    if json_path:
+        result.score.write_json(json_path)
+    for line in result.score.notes():
+        click.echo(line, err=True)
+    click.echo(bench_table(result), nl=False)
+
+
+@cli.command()
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)

@@ -7,6 +7,7 @@ not merged; contradictory duplicates (different numbers) are flagged as such.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 
 from leaderboards.importer import COLUMNS
 
-RUNS_DIR = Path(__file__).resolve().parent / "runs"
+RUNS_DIR = Path(__file__).resolve().parent / "runs"  # bench appends here (or to $BRACKETIRE_RUNS)
 METRICS = ("psnr", "ssim", "lpips")
 
 
@@ -44,7 +45,7 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
         runs_dir: where the runs are (default ``leaderboards/runs``).
     """
     tables = [_published().assign(origin="published")]
-    folder = runs_dir or RUNS_DIR
+    folder = Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or RUNS_DIR)
     if include_runs and folder.is_dir():
         tables += [pd.read_csv(p).assign(origin="ours") for p in sorted(folder.glob("*.csv"))]
     rows = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "origin"])

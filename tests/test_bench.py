@@ -1,0 +1,45 @@
+"""cli.py bench end to end on the built-in benchmark (simulated once into a temporary cache)."""
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("BRACKETIRE_CACHE", str(root / "cache"))
+    patch.setenv("BRACKETIRE_RUNS", str(root / "runs"))
+    patch.setenv("BRACKETIRE_OFFLINE", "1")
+    yield root
+    patch.undo()
+
+
+def _bench(*args):
+    return CliRunner().invoke(cli.cli, ["bench", "--no-progress", *args])
+
+
+def test_merge_beats_reference_on_the_builtin_benchmark(env):
+    merge = _bench("--model", "merge", "--json", str(env / "merge.json"))
+    reference = _bench("--model", "reference", "--json", str(env / "reference.json"))
+    assert merge.exit_code == 0 and reference.exit_code == 0, merge.output + reference.output
+    assert "| merge | bracketire@1 |" in merge.output and "unavailable" in merge.output  # LPIPS without weights
+    scores = {name: json.loads((env / f"{name}.json").read_text()) for name in ("merge", "reference")}
+    assert scores["merge"]["count"] == 4
+    assert scores["merge"]["mean"]["psnr"] > scores["reference"]["mean"]["psnr"] + 3
+    rows = list(csv.DictReader(open(env / "runs" / "bench.csv")))
+    assert [r["model"] for r in rows] == ["merge", "reference"]
+    assert rows[0]["protocol"] == "bracketire@1" and rows[0]["data_sha256"] and rows[0]["date"]
+    board = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs"])
+    assert board.exit_code == 0 and board.output.index("merge") < board.output.index("reference")
+
+
+def test_models_that_need_weights_say_so(env):
+    result = _bench("--model", "tmrnet")
+    assert result.exit_code == 2
+    assert "needs weights: pass --weights PATH" in result.stderr and "reference, merge" in result.stderr
