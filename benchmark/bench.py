@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import os
 import platform
 import tempfile
@@ -17,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from benchmark.images import write_png16
 from benchmark.protocols import Protocol, get_protocol
