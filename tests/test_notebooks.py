@@ -12,7 +12,10 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRACKETIRE_CACHE", str(tmp_path / "cache"))  # the kernel inherits these: nothing
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "runs"))  # is written outside tmp_path
+    monkeypatch.setenv("BRACKETIRE_OFFLINE", "1")
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # stored clean
     start = time.perf_counter()
