@@ -126,6 +126,34 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
 
 
 @cli.command()
+@click.option("--model", "model_name", default=None, help="A registered model (default: the config's, else tmrnet).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Dataset root in the published layout (Train/ for training, Test/ for validation).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A run config YAML (e.g. a previous run's config.yaml).")
+@click.option("--iters", type=click.IntRange(min=1), default=None, help="Total iterations (train.iters).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="model.<arg>=value for the model's constructor, train.<key>=value or data.<key>=value.")
+def train(model_name: str | None, data: Path | None, out: Path, config_path: Path | None, iters: int | None,
+          resume: bool, overrides: tuple[str, ...]) -> None:
+    """Train a registered model with the published recipe; the run folder holds config, log and checkpoints."""
+    from benchmark.training import train_model
+    from models.train_config import load_run_config
+
+    extra = [*([f"data.root={data}"] if data else []), *([f"train.iters={iters}"] if iters else [])]
+    previous = out / "config.yaml"
+    base = load_run_config(previous) if resume and previous.is_file() and config_path is None else None
+    config = load_run_config(config_path, [*extra, *overrides], model=model_name, base=base)
+    result = train_model(config, out, resume=resume)
+    scores = ", ".join(f"val {k} {v:.4f}" for k, v in result.validation.items())
+    click.echo(f"{config.model}: step {result.step}/{config.train.iters}, loss {result.loss:.5f}"
+               + (f", {scores}" if scores else "") + f"; {result.seconds_per_step:.3f} s/step, "
+               f"data loading {100 * result.data_share:.0f}%; run in {out}")
+
+
+@cli.command()
 @click.option("--model", "model_name", required=True, help="A registered model (python cli.py info lists them).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Checkpoint for models that need one (tmrnet, tmrnet_plus).")

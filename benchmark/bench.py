@@ -21,17 +21,19 @@ from benchmark.images import write_png16
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_array
 from benchmark.scoring import ScoreResult, score
-from models import build_model, parameter_count
-from models.checkpoints import load_checkpoint
+from models import MODELS, build_model, parameter_count
+from models.checkpoints import load_checkpoint, read_model_config
+from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
-from simulator.errors import DataError
+from simulator.dataset import manifest_path
+from simulator.errors import DataError, WeightsNotFoundError
 from simulator.layout import list_frames, read_frame
-from simulator.weights import cache_dir, sha256_of
+from simulator.registry import unknown_name
+from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
                                               "output.previews=true"])
-NEEDS_WEIGHTS = {"tmrnet": "the published BracketIRE TMRNet checkpoint (TMRNet_model_400.pth)",
-                 "tmrnet_plus": "the published BracketIRE+ TMRNet checkpoint"}
+WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
 
 
@@ -58,7 +60,7 @@ def builtin_benchmark(progress: bool = False) -> Path:
 
 
 def _checksum_dir(root: Path) -> str:
-    manifest = root / "manifest.json"
+    manifest = manifest_path(root, "Test")
     return sha256_of(manifest)[:16] if manifest.is_file() else "unknown"
 
 
@@ -71,11 +73,11 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         DataError: a model that needs weights was given none (the message lists what runs without).
     """
     proto: Protocol = get_protocol(protocol)
-    if model_name in NEEDS_WEIGHTS and weights is None:
-        free = ", ".join(n for n in ("reference", "merge"))
-        raise DataError(f"model {model_name!r} needs weights: pass --weights PATH to {NEEDS_WEIGHTS[model_name]}; "
-                        f"models that run without weights: {free}")
-    model = build_model(model_name)
+    weights = _find_weights(model_name, weights)
+    saved = read_model_config(weights) if weights is not None else None
+    if saved is not None and saved["name"] != model_name:
+        raise DataError(f"{weights}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
+    model = build_model(model_name, **(saved["kwargs"] if saved else {}))
     if weights is not None:
         load_checkpoint(model, weights)
     model = model.to(device).eval()
@@ -104,6 +106,27 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     }
     _append_run(row, runs_dir)
     return BenchResult(model_name, parameter_count(model), seconds / max(1, len(frames)), result, row)
+
+
+def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Path | None:
+    """The weight file for ``model_name``: ``weights``, else the published file from its variable or the cache.
+
+    Raises:
+        DataError: a learned model with no weights; the message says what to get or how to train it, and
+            lists the models that run without weights.
+    """
+    if weights is not None or model_name in WEIGHT_FREE:
+        return Path(weights) if weights is not None else None
+    if model_name not in MODELS:  # a typo gets its did-you-mean before any talk of weights
+        raise unknown_name("model", model_name, MODELS.names())
+    free = f"models that run without weights: {', '.join(WEIGHT_FREE)}"
+    if model_name in PUBLISHED_WEIGHTS:
+        try:
+            return resolve_weights(PUBLISHED_WEIGHTS[model_name], allow_download=False)
+        except WeightsNotFoundError as err:
+            raise DataError(f"model {model_name!r} needs weights: pass --weights PATH. {err} ({free})") from None
+    raise DataError(f"model {model_name!r} needs weights: pass --weights PATH, e.g. a run of "
+                    f"'python cli.py train --model {model_name} --data DIR --out RUN' (RUN/checkpoints/last.pt); {free}")
 
 
 def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -47,6 +47,20 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return cleaned
 
 
+def read_model_config(path: str | os.PathLike[str]) -> dict | None:
+    """``{"name": ..., "kwargs": {...}}`` saved by the runner in its checkpoints, or None for other files."""
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # several types for files that are not weights-only checkpoints
+        raise DataError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    config = state.get("model_config") if isinstance(state, dict) else None
+    if config is None:
+        return None
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str) or not isinstance(config.get("kwargs"), dict):
+        raise DataError(f"{path}: model_config must be {{'name': str, 'kwargs': dict}}")
+    return config
+
+
 def load_checkpoint(model: nn.Module, path: str | os.PathLike[str], strict: bool = True) -> nn.Module:
     """Load a checkpoint file into ``model``.
 

@@ -75,13 +75,17 @@ class BracketDataset(Dataset):
         return len(self.frames)
 
     def __getitem__(self, index: int) -> dict[str, object]:
+        return self.sample(index, self.epoch)
+
+    def sample(self, index: int, epoch: int) -> dict[str, object]:
+        """Item ``index`` with the random crop and augmentation of ``epoch`` (train mode)."""
         scene, frame, folder = self.frames[index]
         sample = read_frame(folder, scale=self.scale)
         if sample.gt is None:
             raise DataError(f"{folder}: no raw_gt.npy; a {self.mode} sample needs its ground truth")
         raws, gt, s = sample.raws.float() / self.white, sample.gt, self.scale
         if self.mode == "train":
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             margin, p = TRAIN_MARGINS[s], self.patch
             h, w = raws.shape[-2:]
             if h - p + 1 - margin <= margin or w - p + 1 - margin <= margin:

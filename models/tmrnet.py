@@ -19,6 +19,19 @@ from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
 from simulator.checks import check_image
+from simulator.weights import WeightSpec
+
+_HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
+               "or TeraBox links), then pass --weights PATH, set ${env} or put it in the cache folder "
+               "($BRACKETIRE_CACHE, default ~/.cache/bracketire).")
+PUBLISHED_WEIGHTS = {
+    "tmrnet": WeightSpec("TMRNet (BracketIRE)", "TMRNet_model_400.pth", "BRACKETIRE_TMRNET",
+                         how_to_get=_HOW_TO_GET.format(file="the BracketIRE TMRNet_model_400.pth",
+                                                       env="BRACKETIRE_TMRNET")),
+    "tmrnet_plus": WeightSpec("TMRNet+ (BracketIRE+)", "TMRNet_plus_model_400.pth", "BRACKETIRE_TMRNET_PLUS",
+                              how_to_get=_HOW_TO_GET.format(file="the BracketIRE+ TMRNet_model_400.pth (saved as "
+                                                            "TMRNet_plus_model_400.pth)", env="BRACKETIRE_TMRNET_PLUS")),
+}
 
 
 class FlowGuidedDeformableAlignment(nn.Module):

@@ -2,7 +2,7 @@
 
 Every sample draws from its own generator seeded by ``(seed, sample index)``, so the files do not depend
 on the number of workers or their order. Samples are written atomically (temporary folder + rename);
-``manifest.json`` at the dataset root is rewritten atomically after each finished sample and lists the
+``manifest_<split>.json`` at the dataset root is rewritten atomically after each finished sample and lists the
 configuration, the toolkit version and, per sample, its noise levels, motion lengths and file checksums.
 ``resume=True`` keeps every sample whose files match the manifest and makes the rest.
 """
@@ -30,7 +30,11 @@ from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
 from simulator.weights import sha256_of
 
-MANIFEST = "manifest.json"
+
+
+def manifest_path(out: str | Path, split: str = "Test") -> Path:
+    """``<out>/manifest_<split>.json``: one manifest per split, so Train and Test can share a root."""
+    return Path(out) / f"manifest_{split}.json"
 
 
 @dataclass
@@ -146,17 +150,17 @@ def generate_dataset(
     check_size(config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    manifest_path = out / MANIFEST
+    manifest_file = manifest_path(out, config.output.split)
     settings = to_dict(config)
     records: dict[int, dict[str, Any]] = {}
-    if manifest_path.exists():
+    if manifest_file.exists():
         if not resume:
-            raise DataError(f"{manifest_path}: a dataset is already there; use --resume to complete it or choose another --out")
-        previous = json.loads(manifest_path.read_text())
+            raise DataError(f"{manifest_file}: this split is already there; use --resume to complete it or choose another --out")
+        previous = json.loads(manifest_file.read_text())
         changed = sorted(k for k in settings.keys() | previous.get("config", {}).keys()
                          if k != "num_samples" and settings.get(k) != previous.get("config", {}).get(k))
         if changed:
-            raise DataError(f"{manifest_path}: was made with different settings ({', '.join(changed)}); "
+            raise DataError(f"{manifest_file}: was made with different settings ({', '.join(changed)}); "
                             "resume needs the same settings (only num_samples may grow)")
         records = {r["index"]: r for r in previous.get("samples", []) if _verified(out, r)}
     specs = list_scene_specs(config)
@@ -166,11 +170,11 @@ def generate_dataset(
         if leftover.exists():
             shutil.rmtree(leftover)
     fail_fast = config.source.on_error == "fail" if fail_fast is None else fail_fast
-    summary = GenerationSummary(kept=len(records), manifest=manifest_path)
+    summary = GenerationSummary(kept=len(records), manifest=manifest_file)
 
     def save() -> None:
         ordered = [records[i] for i in sorted(records)]
-        _write_json_atomic(manifest_path, {"toolkit_version": __version__, "config": settings, "seed": config.seed,
+        _write_json_atomic(manifest_file, {"toolkit_version": __version__, "config": settings, "seed": config.seed,
                                            "count": len(ordered), "samples": ordered})
 
     threads = max(1, torch.get_num_threads() // max(1, workers))

@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import cli
@@ -43,3 +44,16 @@ def test_models_that_need_weights_say_so(env):
     result = _bench("--model", "tmrnet")
     assert result.exit_code == 2
     assert "needs weights: pass --weights PATH" in result.stderr and "reference, merge" in result.stderr
+    assert "$BRACKETIRE_TMRNET" in result.stderr and "TMRNet_model_400.pth" in result.stderr
+    assert "no model named 'tmrnt'; did you mean 'tmrnet'" in _bench("--model", "tmrnt").stderr
+
+
+def test_published_weights_are_found_through_their_environment_variable(env, tmp_path, monkeypatch):
+    from models import build_model
+
+    torch.manual_seed(0)
+    torch.save({"state_dict": build_model("tmrnet").state_dict()}, tmp_path / "TMRNet_model_400.pth")
+    monkeypatch.setenv("BRACKETIRE_TMRNET", str(tmp_path / "TMRNet_model_400.pth"))
+    result = _bench("--model", "tmrnet")
+    assert result.exit_code == 0, result.output
+    assert "| tmrnet | bracketire@1 |" in result.output and "| 13.29 |" in result.output

@@ -47,18 +47,20 @@ class SPyNet(nn.Module):
 
     ``forward(ref, supp)``: both ``[N, 3, H, W]`` RGB in [0, 1] -> flow ``[N, 2, H, W]`` in pixels,
     channels (dx, dy), such that ``flow_warp(supp, flow)`` approximates ``ref``. Any H, W: the images are
-    resized to multiples of 32 internally and the flow is scaled back.
+    resized to multiples of ``2 ** (levels - 1)`` internally and the flow is scaled back. ``levels=6`` is
+    the published network; fewer levels give the small configurations used in tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, levels: int = LEVELS) -> None:
         super().__init__()
-        self.basic_module = nn.ModuleList(_BasicModule() for _ in range(LEVELS))
+        self.levels = levels
+        self.basic_module = nn.ModuleList(_BasicModule() for _ in range(levels))
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def _pyramid_flow(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         refs, supps = [(ref - self.mean) / self.std], [(supp - self.mean) / self.std]
-        for _ in range(LEVELS - 1):
+        for _ in range(self.levels - 1):
             refs.append(F.avg_pool2d(refs[-1], kernel_size=2, stride=2, count_include_pad=False))
             supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2, count_include_pad=False))
         refs, supps = refs[::-1], supps[::-1]
@@ -72,7 +74,8 @@ class SPyNet(nn.Module):
 
     def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         height, width = ref.shape[-2:]
-        height_up, width_up = -(-height // 32) * 32, -(-width // 32) * 32
+        multiple = 2 ** (self.levels - 1)
+        height_up, width_up = -(-height // multiple) * multiple, -(-width // multiple) * multiple
         ref = F.interpolate(ref, size=(height_up, width_up), mode="bilinear", align_corners=False)
         supp = F.interpolate(supp, size=(height_up, width_up), mode="bilinear", align_corners=False)
         flow = F.interpolate(self._pyramid_flow(ref, supp), size=(height, width), mode="bilinear", align_corners=False)

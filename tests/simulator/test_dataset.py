@@ -18,7 +18,7 @@ def _simulate(*args):
 
 
 def _tree(root):
-    return {str(p.relative_to(root)): sha256_of(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    return {str(p.relative_to(root)): sha256_of(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest_Test.json"}
 
 
 def test_bracketire_layout_read_back(tmp_path):
@@ -38,7 +38,7 @@ def test_bracketire_layout_read_back(tmp_path):
     assert np.load(folder / "alignratio.npy").shape == ()
     sample = read_frame(folder)
     assert sample.raws.shape == (5, 4, 32, 64) and sample.exposures == (1, 4, 16, 64, 256)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "manifest_Test.json").read_text())
     record = manifest["samples"][0]
     assert manifest["count"] == 2 and manifest["config"]["output"]["size"] == [128, 64]
     assert len(record["noise"]) == 5 and len(record["motion_length_px"]) == 5
@@ -60,7 +60,7 @@ def test_output_does_not_depend_on_worker_count(tmp_path):
     assert _simulate("--out", str(one), "--num-samples", "3", "--workers", "1", *SMALL).exit_code == 0
     assert _simulate("--out", str(two), "--num-samples", "3", "--workers", "2", *SMALL).exit_code == 0
     assert _tree(one) == _tree(two)
-    assert json.loads((one / "manifest.json").read_text()) == json.loads((two / "manifest.json").read_text())
+    assert json.loads((one / "manifest_Test.json").read_text()) == json.loads((two / "manifest_Test.json").read_text())
 
 
 def test_resume_keeps_verified_samples_and_remakes_damaged_ones(tmp_path):
@@ -95,7 +95,7 @@ def test_bad_sources_are_skipped_or_stop_the_run(tmp_path):
                        "--fail-fast", *SMALL)
     assert strict.exit_code == 2 and "b_nan.npy" in strict.stderr
     # samples finished before the bad source stay complete and listed; nothing partial is left
-    manifest = json.loads((tmp_path / "strict" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "strict" / "manifest_Test.json").read_text())
     assert [r["scene"] for r in manifest["samples"]] == ["a_good"]
     assert not [p for p in (tmp_path / "strict").rglob(".*")]
 
@@ -127,7 +127,7 @@ def test_video_source_with_frame_interpolation(tmp_path):
     assert (scene, frame) == ("pan_left", "000936")  # published naming: clip, number of the group's first frame
     sample = read_frame(folder)
     assert sample.raws.shape == (5, 4, 32, 64)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "manifest_Test.json").read_text())
     assert len(manifest["samples"][0]["sources"]) == 12
 
 

@@ -1,0 +1,180 @@
+"""Configuration of a training run: typed sections, YAML, ``--set`` overrides, the published schedule.
+
+A run's configuration has three sections. ``train`` and ``data`` are frozen dataclasses (below);
+``model`` holds the registered model's name and its constructor arguments, checked against the
+constructor's signature, so ``--set model.mid_channels=16`` reaches ``TMRNet(mid_channels=16)`` and
+``--set model.mid_chanels=16`` is an error that suggests the right name. The defaults are the published
+BracketIRE training settings (``shared/fixtures/official/networks/README.md`` section 4).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from simulator.config import _coerce as coerce_value
+from simulator.config import apply_overrides, from_dict, to_dict
+from simulator.errors import DataError
+from simulator.registry import unknown_name
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    iters: int = 200_000  # published: 400 epochs x 500 iterations
+    batch_size: int = 8  # published: 8 (over 2 GPUs)
+    patch: int = 128  # input patch, packed pixels (published: 128 BracketIRE, 64 BracketIRE+)
+    lr: float = 1e-4
+    lr_min: float = 1e-6
+    warmup_lr: float = 1e-5  # first learning rate of the warm-up
+    schedule_steps: int = 400  # the cosine is stepped this many times over the run (published: once per epoch)
+    warmup_steps: int = 5  # of those steps, linear warm-up (published: 5 epochs)
+    weight_decay: float = 0.01  # AdamW
+    betas: tuple[float, float] = (0.9, 0.999)
+    loss: Literal["mu_law_l1", "l1"] = "mu_law_l1"  # published: L1 on mu_law(x / 16)
+    ema_decay: float = 0.999  # 0 switches EMA off; validation and bench use the EMA weights when on
+    clip_grad_norm: float = 0.0  # 0: no clipping (published)
+    flow_warmup_iters: int = 0  # flow networks (SPyNet) frozen for the first N iterations (BasicVSR habit)
+    amp: bool = True  # mixed precision on CUDA (bfloat16 where supported); ignored on CPU
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    log_every: int = 50
+    val_every: int = 5000  # 0: validate only at the end
+    save_every: int = 1000  # checkpoint period (and at the end)
+    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class DataSection:
+    root: str = ""  # dataset root in the published layout (``<split>/<scene>/<frame>/``)
+    train_split: str = "Train"
+    val_split: str | None = "Test"  # None: no validation
+    val_limit: int = 16  # at most this many validation crops
+    scale: int = 1  # 1 BracketIRE, 4 BracketIRE+ (inputs from x4/)
+    white: float = 1023.0
+    workers: int = 2
+    pin_memory: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = "tmrnet"
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    train: TrainSection = TrainSection()
+    data: DataSection = DataSection()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The YAML form: ``{"model": {"name": ..., **args}, "train": {...}, "data": {...}}``."""
+        return {"model": {"name": self.model, **dict(self.model_args)}, "train": to_dict(self.train),
+                "data": to_dict(self.data)}
+
+
+def model_constructor(name: str):
+    from models import MODELS
+
+    return MODELS[name]
+
+
+def _check_model_args(name: str, args: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Check ``args`` against the constructor of model ``name`` (names, and types where annotated)."""
+    constructor = model_constructor(name)
+    target = constructor.__init__ if inspect.isclass(constructor) else constructor
+    parameters = {k: p for k, p in inspect.signature(target).parameters.items()
+                  if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+    if takes_kwargs and inspect.isfunction(constructor):  # e.g. TMRNetPlus(**kwargs) -> TMRNet
+        wrapped = typing.get_type_hints(constructor).get("return")
+        if inspect.isclass(wrapped):
+            parameters.update({k: p for k, p in inspect.signature(wrapped.__init__).parameters.items() if k != "self"})
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    checked = {}
+    for key, value in args.items():
+        if key not in parameters:
+            raise unknown_name(f"argument of model {name!r}", key, [f"model.{k}" for k in parameters])
+        hint = hints.get(key)
+        if hint is not None:
+            value = coerce_value(value, hint, f"model.{key}", source)
+        checked[key] = value
+    return checked
+
+
+def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (), model: str | None = None,
+                    base: RunConfig | None = None) -> RunConfig:
+    """Defaults (or ``base``), then the YAML file at ``path``, then ``model``, then ``--set`` overrides.
+
+    Raises:
+        DataError: unreadable file, unknown keys (listing valid ones), values of the wrong type.
+    """
+    data: dict[str, Any] = base.as_dict() if base is not None else RunConfig().as_dict()
+    source = str(path or "config")
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as err:
+            raise DataError(f"{path}: cannot read config ({err.strerror})") from None
+        except yaml.YAMLError as err:
+            raise DataError(f"{path}: not valid YAML ({err})") from None
+        if not isinstance(loaded, Mapping) or not set(loaded) <= {"model", "train", "data", "toolkit"}:
+            raise DataError(f"{path}: expected sections model, train and data at the top level")
+        for section in ("train", "data"):
+            data[section] = {**data[section], **(loaded.get(section) or {})}
+        if "model" in loaded:
+            data["model"] = dict(loaded["model"])
+    model_data = dict(data["model"])
+    if model is not None and model != model_data.get("name"):
+        model_data = {"name": model}
+    model_overrides = [o for o in overrides if o.startswith("model.")]
+    other = [o for o in overrides if not o.startswith("model.")]
+    for item in model_overrides:
+        key, sep, text = item[len("model."):].partition("=")
+        if not sep or not key:
+            raise DataError(f"--set: {item!r} is not model.KEY=VALUE (e.g. model.mid_channels=16)")
+        try:
+            model_data[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            model_data[key] = text
+    name = str(model_data.pop("name", "tmrnet"))
+    sections = _Sections(from_dict(TrainSection, data["train"], source, "train."),
+                         from_dict(DataSection, data["data"], source, "data."))
+    sections = apply_overrides(sections, other)
+    return RunConfig(name, _check_model_args(name, model_data, source), sections.train, sections.data)
+
+
+@dataclass(frozen=True)
+class _Sections:
+    train: TrainSection = TrainSection()
+    data: DataSection = DataSection()
+
+
+def learning_rate(step: int, train: TrainSection) -> float:
+    """Learning rate at iteration ``step`` (0-based): the published warm-up + cosine, stepped.
+
+    The run is divided into ``schedule_steps`` equal parts ("epochs"); part ``e`` runs at
+    ``warmup_lr + e (lr - warmup_lr) / warmup_steps`` for ``e < warmup_steps``, else
+    ``lr_min + (lr - lr_min) (1 + cos(pi e / schedule_steps)) / 2`` (timm's ``CosineLRScheduler`` with
+    ``t_initial=400, warmup_t=5``, as the published scripts use it). With the defaults (200k iterations,
+    400 parts) a part is exactly the published 500-iteration epoch.
+    """
+    epoch = step * train.schedule_steps // max(train.iters, 1)
+    if epoch < train.warmup_steps:
+        return train.warmup_lr + epoch * (train.lr - train.warmup_lr) / train.warmup_steps
+    return train.lr_min + 0.5 * (train.lr - train.lr_min) * (1 + math.cos(math.pi * epoch / train.schedule_steps))
+
+
+def save_run_config(config: RunConfig, path: Path, version: str) -> None:
+    """Write the resolved configuration (with the toolkit version) as YAML, atomically."""
+    text = yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+

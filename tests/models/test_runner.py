@@ -1,0 +1,128 @@
+"""The training runner: published schedule, config handling, checkpoints, bit-identical resume, hooks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import yaml
+
+from models.runner import ModelEMA, StepBatches, load_training_state, train
+from models.train_config import TrainSection, learning_rate, load_run_config
+from simulator.dataset import generate_dataset
+from simulator.errors import DataError, UnknownNameError
+from simulator.settings import load_simulation_config
+
+TINY_TMRNET = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
+               "model.reconstruction_blocks=1"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_data")
+    for split, count, seed in (("Train", 3, 0), ("Test", 1, 9)):
+        config = load_simulation_config("bracketire", ["output.size=[128,128]", f"num_samples={count}",
+                                                       f"output.split={split}", "motion.model=none", f"seed={seed}"])
+        generate_dataset(config, root, progress=False)
+    return root
+
+
+def _config(data, *extra):
+    return load_run_config(overrides=[*TINY_TMRNET, f"data.root={data}", "data.workers=0", "train.patch=32",
+                                      "train.batch_size=2", "train.iters=4", "train.progress=false",
+                                      "train.log_every=1", *extra])
+
+
+def test_schedule_is_the_published_warmup_and_cosine_at_the_published_length():
+    cfg = TrainSection()  # 200k iterations = 400 epochs of 500
+    for epoch in range(5):  # README: epoch e+1 runs at 1e-5 + e * 1.8e-5 for e < 5
+        assert learning_rate(epoch * 500, cfg) == pytest.approx(1e-5 + epoch * 1.8e-5)
+        assert learning_rate(epoch * 500 + 499, cfg) == learning_rate(epoch * 500, cfg)
+    for epoch in (5, 100, 399):  # otherwise 1e-6 + 0.5 (1e-4 - 1e-6)(1 + cos(pi e / 400))
+        expected = 1e-6 + 0.5 * (1e-4 - 1e-6) * (1 + math.cos(math.pi * epoch / 400))
+        assert learning_rate(epoch * 500 + 17, cfg) == pytest.approx(expected)
+
+
+def test_model_arguments_reach_the_constructor_and_typos_are_named(data):
+    config = _config(data, "train.lr=3e-4")
+    assert config.model_args["mid_channels"] == 8 and config.train.lr == 3e-4
+    with pytest.raises(UnknownNameError, match="mid_channels"):
+        load_run_config(overrides=["model.mid_chanels=8"])
+    with pytest.raises(DataError, match="model.mid_channels"):
+        load_run_config(overrides=["model.mid_channels=wide"])
+    with pytest.raises(UnknownNameError, match="train.batch_size"):
+        load_run_config(overrides=["train.batchsize=4"])
+    assert load_run_config(overrides=["model.scale=4"], model="tmrnet_plus").model_args == {"scale": 4}
+
+
+def test_resume_is_bit_identical_and_independent_of_workers(data, tmp_path):
+    straight = train(_config(data), tmp_path / "straight")
+    assert straight.step == 4 and (tmp_path / "straight" / "log.csv").is_file()
+    interrupted = train(_config(data, "data.workers=2"), tmp_path / "resumed", stop_at=2)
+    assert interrupted.step == 2
+    saved = yaml.safe_load((tmp_path / "resumed" / "config.yaml").read_text())
+    assert saved["toolkit"] and saved["model"]["mid_channels"] == 8
+    resumed = train(load_run_config(tmp_path / "resumed" / "config.yaml"), tmp_path / "resumed", resume=True)
+    assert resumed.step == 4
+    a = load_training_state(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_training_state(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    for part in ("params", "params_ema"):
+        assert a[part].keys() == b[part].keys()
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+    moments_a, moments_b = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert all(torch.equal(moments_a[i]["exp_avg_sq"], moments_b[i]["exp_avg_sq"]) for i in moments_a)
+    assert a["scheduler"]["step"] == b["scheduler"]["step"] == 4
+    assert a["model_config"] == {"name": "tmrnet", "kwargs": dict(_config(data).model_args)}
+
+
+def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(data, tmp_path):
+    with pytest.raises(DataError, match="nothing to resume"):
+        train(_config(data), tmp_path / "new", resume=True)
+    train(_config(data, "train.iters=1"), tmp_path / "once")
+    with pytest.raises(DataError, match="already holds a run"):
+        train(_config(data, "train.iters=1"), tmp_path / "once")
+    with pytest.raises(DataError, match="no training data"):
+        train(load_run_config(overrides=TINY_TMRNET), tmp_path / "nodata")
+
+
+def test_training_lowers_the_loss_and_frozen_flow_stays_put(data, tmp_path):
+    config = _config(data, "train.iters=12", "train.flow_warmup_iters=12", "train.ema_decay=0", "train.lr=1e-3",
+                     "train.warmup_steps=0")
+    result = train(config, tmp_path / "run", validate=lambda model, step: {"psnr": float(step)})
+    state = load_training_state(tmp_path / "run" / "checkpoints" / "last.pt")
+    torch.manual_seed(config.train.seed)
+    from models import build_model
+
+    initial = build_model("tmrnet", **config.model_args).state_dict()
+    spynet = [k for k in state["params"] if k.startswith("spynet.")]
+    assert spynet and all(torch.equal(state["params"][k], initial[k]) for k in spynet)
+    assert not torch.equal(state["params"]["conv_last.weight"], initial["conv_last.weight"])
+    assert "params_ema" not in state and result.validation == {"psnr": 12.0}
+    rows = [line.split(",") for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    losses = [float(v) for k, _, v in rows if k == "loss"]
+    assert sum(losses[-4:]) < sum(losses[:4])
+    assert ["val_psnr", "12", "12"] in rows
+
+
+def test_batches_are_a_function_of_the_step_and_ranks_split_the_global_batch():
+    full = StepBatches(size=10, batch=4, seed=3, start=0, stop=6)
+    later = StepBatches(size=10, batch=4, seed=3, start=4, stop=6)
+    assert list(full)[4:] == list(later)
+    ranks = [StepBatches(10, 2, 3, 0, 6, rank=r, world=2) for r in range(2)]
+    for step in range(6):
+        assert ranks[0].batch_at(step) + ranks[1].batch_at(step) == full.batch_at(step)
+    epoch0 = [i for step in range(2) for i in full.batch_at(step)]
+    assert len(set(epoch0)) == 8 and all(0 <= i < 10 for i in epoch0)  # no repeats inside an epoch
+    assert all(10 <= i < 20 for i in full.batch_at(2))  # the next epoch's draws carry their epoch
+
+
+def test_ema_ramps_up_then_follows_the_decay():
+    model = torch.nn.Linear(2, 1)
+    ema = ModelEMA(model, decay=0.9)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    before = ema.module.weight.clone()
+    ema.update(model)  # first update: d = min(0.9, 1/10) = 0.1
+    assert torch.allclose(ema.module.weight, 0.1 * before + 0.9)
+    assert not ema.module.weight.requires_grad

@@ -1,0 +1,59 @@
+"""cli.py train end to end: a tiny TMRNet trained, resumed, refused over an existing run, then benched."""
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from simulator.dataset import generate_dataset
+from simulator.settings import load_simulation_config
+
+TINY = ["--set", "model.mid_channels=8", "--set", "model.extract_blocks=1", "--set", "model.shared_blocks=1",
+        "--set", "model.frame_blocks=1", "--set", "model.reconstruction_blocks=1", "--set", "train.patch=32",
+        "--set", "train.batch_size=2", "--set", "data.workers=0", "--set", "train.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_train")
+    for split, seed, previews in (("Train", 0, "false"), ("Test", 5, "true")):
+        config = load_simulation_config("bracketire", ["output.size=[128,128]", "num_samples=2", f"seed={seed}",
+                                                       f"output.split={split}", "motion.model=none",
+                                                       f"output.previews={previews}"])
+        generate_dataset(config, root / "data", progress=False)
+    return root
+
+
+def _cli(*args):
+    return CliRunner().invoke(cli.cli, list(args))
+
+
+def test_train_resume_and_bench_the_trained_run(data, monkeypatch):
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(data / "runs"))
+    run = data / "run"
+    first = _cli("train", "--model", "tmrnet", "--data", str(data / "data"), "--out", str(run), "--iters", "2", *TINY)
+    assert first.exit_code == 0, first.output
+    assert "tmrnet: step 2/2" in first.output and "val psnr" in first.output
+    again = _cli("train", "--model", "tmrnet", "--data", str(data / "data"), "--out", str(run), "--iters", "2", *TINY)
+    assert again.exit_code == 2 and "already holds a run; pass --resume" in again.stderr
+    more = _cli("train", "--out", str(run), "--resume", "--iters", "3")  # the rest comes from the run's config.yaml
+    assert more.exit_code == 0, more.output
+    assert "tmrnet: step 3/3" in more.output
+    bench = _cli("bench", "--model", "tmrnet", "--weights", str(run / "checkpoints" / "last.pt"),
+                 "--data", str(data / "data"), "--no-progress")
+    assert bench.exit_code == 0, bench.output
+    row = list(csv.DictReader(open(data / "runs" / "bench.csv")))[-1]
+    assert row["model"] == "tmrnet" and float(row["params_m"]) < 2 and row["weights_sha256"]
+    wrong = _cli("bench", "--model", "tmrnet_plus", "--weights", str(run / "checkpoints" / "last.pt"),
+                 "--data", str(data / "data"), "--no-progress")
+    assert wrong.exit_code == 2 and "a checkpoint of model 'tmrnet'" in wrong.stderr
+
+
+def test_train_errors_are_one_line(data, tmp_path):
+    result = _cli("train", "--model", "tmrnet", "--data", str(data / "data"), "--out", str(tmp_path / "r"),
+                  "--set", "model.widht=3")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "model.width" not in result.stderr
+    assert "no argument of model 'tmrnet' named 'widht'" in result.stderr or "widht" in result.stderr
+    missing = _cli("train", "--model", "tmrnet", "--out", str(tmp_path / "r2"), "--iters", "1")
+    assert missing.exit_code == 2 and "pass --data DIR" in missing.stderr
