@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from benchmark.lpips import ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS
 from benchmark.metrics import METRIC_SPECS, METRICS
 from benchmark.protocols import PROTOCOLS
-from models import MODELS, build_model, parameter_count
+from models import MODELS
+from models.complexity import model_complexity
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
@@ -49,8 +50,7 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "noise level samplers": _entries(NOISE_LEVELS),
         "eld presets": [RegistryEntry(name, "noise.eld_preset") for name in eld_preset_names()],
         "frame interpolators": _entries(INTERPOLATORS),
-        "models": [RegistryEntry(name, f"{parameter_count(build_model(name)) / 1e6:.2f} M params: {MODELS.summary(name)}")
-                   for name in MODELS.names()],
+        "models": [RegistryEntry(name, _model_summary(name)) for name in MODELS.names()],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
         "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],
@@ -63,6 +63,13 @@ _SOURCE_SUMMARIES = {
     "ldr": "sRGB photos, linearised, optional synthetic highlights",
     "video": "folders of HDR video frames (e.g. HdM-HDR-2014 clips)",
 }
+
+
+def _model_summary(name: str) -> str:
+    """Parameters, MACs and FLOPs (= 2 MACs, as the NTIRE tables) at the stated input, and the docstring line."""
+    c = model_complexity(name)
+    cost = "n/a (data-dependent)" if c["gmacs"] is None else f"{c['gmacs']:.1f} GMACs / {c['gflops']:.1f} GFLOPs"
+    return f"{c['params_m']:.2f} M params, {cost} at {c['input']}: {MODELS.summary(name)}"
 
 
 def _metric_summary(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Models: the registry, shared layers, TMRNet and (later) the burst / HDR baselines and the runner.
+"""Models: the registry, shared layers, TMRNet, the burst / HDR baselines (``models.baselines``) and the runner.
 
 Depends on ``simulator`` only. Entries are explicit and imported lazily, so one broken optional model
 never breaks the others::
@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from models.baselines import BASELINES
 from simulator.registry import Registry
 
 MODELS = Registry(
@@ -21,6 +22,7 @@ MODELS = Registry(
         "tmrnet_plus": "models.tmrnet:TMRNetPlus",
         "reference": "models.classical:ReferenceFrame",
         "merge": "models.classical:NoiseAwareMerge",
+        **BASELINES,
     },
 )
 
