@@ -321,6 +321,9 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
     start, ticked = step, time.perf_counter()
     for batch in loader:
         fetched = time.perf_counter()
+        if world == 1:  # one process: no graph through a frozen flow network at all (DDP needs fixed flags)
+            for p in flow_parameters:
+                p.requires_grad_(step >= cfg.flow_warmup_iters)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
         raws = batch["raws"].to(device, non_blocking=True)

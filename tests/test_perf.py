@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -12,3 +13,12 @@ def test_perf_isp_quick_reports_every_stage():
     for stage in ("unprocess", "process[bilinear]", "process[menon2007]", "process[demosaicnet]"):
         line = next(l for l in done.stdout.splitlines() if l.startswith(stage))
         assert re.search(r"\d+\.\d ms\s+\d+\.\d MP/s$", line), line
+
+
+def test_perf_train_quick_reports_rates(tmp_path):
+    env = {**os.environ, "BRACKETIRE_CACHE": str(tmp_path)}  # its small training split is simulated there
+    done = subprocess.run([sys.executable, "perf/train.py", "--quick", "--workers", "0"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^train step\s+\d+\.\d+ s\s+\d+\.\d+ it/s", done.stdout, re.M), done.stdout
+    assert re.search(r"^data loading share\s+\d+\.\d %$", done.stdout, re.M), done.stdout
