@@ -10,6 +10,9 @@ level is 16. This is the published TMRNet convention; the loss is L1 on ``mu_law
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+from simulator.checks import check_image
 
 GAMMA = 1 / 2.2
 
@@ -46,3 +49,43 @@ def packed_to_rgb(frames: torch.Tensor, gamma: bool = True) -> torch.Tensor:
     rgb = torch.stack([frames[..., 0, :, :], (frames[..., 1, :, :] + frames[..., 2, :, :]) / 2, frames[..., 3, :, :]],
                       dim=-3)
     return rgb.clamp(0, 1) ** GAMMA if gamma else rgb
+
+
+def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "") -> None:
+    """Raise unless ``raws`` is ``[B, T, 4, h, w]`` with ``T == num_frames`` (any ``T >= 2`` when ``None``).
+
+    Channels are checked by ``check_image`` (``DataError``); the rank and frame count raise ``ValueError``
+    ``"{owner} raws must be [B, T, 4, h, w]; got (...)"``, the ``owner`` prefix left out when empty.
+    """
+    check_image(raws, "raws", 4, finite=False)
+    frames_ok = raws.ndim == 5 and (raws.shape[1] >= 2 if num_frames is None else raws.shape[1] == num_frames)
+    if not frames_ok:
+        expected = "T >= 2" if num_frames is None else str(num_frames)
+        prefix = f"{owner} " if owner else ""
+        raise ValueError(f"{prefix}raws must be [B, {expected}, 4, h, w]; got {tuple(raws.shape)}")
+
+
+def frame_inputs(raws: torch.Tensor, exposure_ratio: float, unit_frame: int | None,
+                 gamma: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """``raws [B, T, C, h, w]`` as stored -> ``(normalised, inputs)``.
+
+    ``normalised [B, T, C, h, w]``: every frame on the unit frame's scale (``normalize_exposures``);
+    ``inputs [B, T, 2C, h, w]``: its per-frame ``with_gamma`` copy, or ``normalised`` itself when not ``gamma``.
+    Models that pad the frames before the gamma keep that order: ``pow`` is not bit-stable across sizes.
+    """
+    normalised = normalize_exposures(raws, exposure_ratio, unit_frame)
+    if not gamma:
+        return normalised, normalised
+    b, t, c, h, w = normalised.shape
+    return normalised, with_gamma(normalised.reshape(b * t, c, h, w)).view(b, t, 2 * c, h, w)
+
+
+def upsampled_reference(normalised: torch.Tensor, scale: int, frame: int = 0) -> torch.Tensor:
+    """The parameter-free skip: ``normalised[:, frame]`` of ``[B, T, C, h, w]`` -> ``[B, C, s*h, s*w]``.
+
+    Bilinearly upsampled (``align_corners=False``) by ``s = scale`` when ``scale > 1``, as is otherwise.
+    """
+    reference = normalised[:, frame]
+    if scale > 1:
+        reference = F.interpolate(reference, scale_factor=scale, mode="bilinear", align_corners=False)
+    return reference

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.bracket import exposure_gains
+
 # Mid-range levels of the published iso1600near law (u = 0.5, z = 0), in normalised RAW units
 DEFAULT_SHOT, DEFAULT_READ = 0.0024, 1.76e-5
 
@@ -22,8 +24,8 @@ class _Bracket(nn.Module):
         self.scale = 1
 
     def gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
-        values = [self.exposure_ratio ** (self.unit_frame - t) for t in range(frames)]
-        return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, frames, 1, 1, 1)
+        """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` with ``like``'s dtype and device."""
+        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like)
 
 
 class ReferenceFrame(_Bracket):

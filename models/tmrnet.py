@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.bracket import check_raws, exposure_gains
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.checks import check_image
 from simulator.weights import WeightSpec
 
 _HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
@@ -105,13 +105,10 @@ class TMRNet(nn.Module):
 
     def exposure_gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
         """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)``."""
-        gains = [self.exposure_ratio ** (self.unit_frame - t) for t in range(frames)]
-        return torch.tensor(gains, dtype=like.dtype, device=like.device).view(1, frames, 1, 1, 1)
+        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames)
         return self.forward_normalized(raws * self.exposure_gains(raws.shape[1], raws))
 
     def forward_normalized(self, lqs: torch.Tensor) -> torch.Tensor:

@@ -18,13 +18,11 @@ between the last two convs and a bilinear x4 skip.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, with_gamma
+from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.channel_attention import ResidualDenseBlock
-from simulator.checks import check_image
 
 TINY = {"features": 16, "growth": 8, "dense_layers": 2, "blocks": 1}
 # The official model.py also declares two 3x3 convs (attConv1, attConv3) that its forward never uses; with
@@ -108,15 +106,8 @@ class AHDRNet(nn.Module):
         return torch.sigmoid(out) if self.output_sigmoid else out
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames)
         if (self.in_channels, self.out_channels) != (8, 4):
             raise ValueError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
-        b, t, c, h, w = raws.shape
-        lqs = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        frames = with_gamma(lqs.reshape(b * t, c, h, w)).view(b, t, 2 * c, h, w)
-        skip = lqs[:, self.reference]
-        if self.scale > 1:
-            skip = F.interpolate(skip, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return self.merge(frames) + skip
+        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        return self.merge(frames) + upsampled_reference(lqs, self.scale, self.reference)

@@ -34,9 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, with_gamma
+from models.bracket import (
+    check_raws,
+    normalize_exposures,
+    upsampled_reference,
+    with_gamma,
+)
 from models.layers.dcn import ModulatedDeformConv2d
-from simulator.checks import check_image
 
 TINY = {"num_features": 16, "align_blocks": 1, "align_rgca": 1, "msf_blocks": (1, 1, 1), "msf_rgca": 1,
         "deform_groups": 4}
@@ -225,12 +229,10 @@ class BIPNet(nn.Module):
         self.conv_out = _conv(c, out_channels)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"BIPNet raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames, "BIPNet")
         b, t, _, h, w = raws.shape
         frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        padded = _pad_to(frames.flatten(0, 1), 4)
+        padded = _pad_to(frames.flatten(0, 1), 4)  # gamma after padding: pow is not bit-stable across sizes
         feats = self.conv1(with_gamma(padded) if self.gamma_input else padded)  # [B*T, C, H, W]
         base = _reference_per_frame(feats, t)
         feats = self.encoder(feats)
@@ -243,8 +245,4 @@ class BIPNet(nn.Module):
             feats = stage(feats.view(-1, 4, c, *feats.shape[-2:]))  # [B*C/4^k, C, ...] down to [B, C, ...]
         s = self.upscale
         out = self.conv_out(feats)[..., : s * h, : s * w]
-        if not self.reference_skip:
-            return out
-        reference = frames[:, 0]
-        return out + (F.interpolate(reference, scale_factor=s, mode="bilinear", align_corners=False)
-                      if s > 1 else reference)
+        return out + upsampled_reference(frames, s) if self.reference_skip else out

@@ -34,10 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, with_gamma
+from models.bracket import (
+    check_raws,
+    normalize_exposures,
+    upsampled_reference,
+    with_gamma,
+)
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.transposed_attention import TransformerBlock
-from simulator.checks import check_image
 
 TINY = {"num_features": 16, "heads": (1, 2), "blocks": 1, "deform_groups": 4}
 CARD = {"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "gamma_input": False, "out_channels": 3,
@@ -220,9 +224,7 @@ class Burstormer(nn.Module):
         self.out_conv = nn.Conv2d(c, out_channels, 3, padding=1, bias=False)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] < 2:
-            raise ValueError(f"Burstormer raws must be [B, T >= 2, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, owner="Burstormer")
         b, t, _, h, w = raws.shape
         frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
         padded = frames.flatten(0, 1)
@@ -237,8 +239,4 @@ class Burstormer(nn.Module):
         x = self.up3(self.up2(self.back_projection2(x)))
         s = self.upscale
         out = self.out_conv(x)[..., : s * h, : s * w]
-        if not self.reference_skip:
-            return out
-        reference = frames[:, 0]
-        return out + (F.interpolate(reference, scale_factor=s, mode="bilinear", align_corners=False)
-                      if s > 1 else reference)
+        return out + upsampled_reference(frames, s) if self.reference_skip else out

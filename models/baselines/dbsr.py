@@ -29,10 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import default_unit_frame, normalize_exposures, packed_to_rgb, with_gamma
+from models.bracket import (
+    check_raws,
+    default_unit_frame,
+    frame_inputs,
+    packed_to_rgb,
+    upsampled_reference,
+)
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.checks import check_image
 
 SCALES = (1, 4, 8)  # 1: BracketIRE, 4: BracketIRE+, 8: the published network (packed RAW -> x4 RGB)
 
@@ -145,13 +150,10 @@ class DBSR(nn.Module):
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``."""
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] < 2:
-            raise ValueError(f"raws must be [B, T >= 2, 4, h, w]; got {tuple(raws.shape)}")
-        lqs = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        b, t, c, h, w = lqs.shape
-        flat = lqs.reshape(b * t, c, h, w)
-        feats = self.encoder(with_gamma(flat) if self.gamma_input else flat).view(b, t, -1, h, w)
+        check_raws(raws)
+        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input)
+        b, t, _, h, w = lqs.shape
+        feats = self.encoder(inputs.flatten(0, 1)).view(b, t, -1, h, w)
         flows = self._flows(lqs)
         others = feats[:, 1:].reshape(b * (t - 1), -1, h, w)
         if self.spynet is not None:
@@ -159,10 +161,7 @@ class DBSR(nn.Module):
         aligned = torch.cat([feats[:, :1], others.view(b, t - 1, -1, h, w)], dim=1)
         out = self._decode(self._fuse(aligned, flows))
         if self.reference_skip:
-            reference = lqs[:, 0]
-            if self.scale > 1:
-                reference = F.interpolate(reference, scale_factor=self.scale, mode="bilinear", align_corners=False)
-            out = out + reference
+            out = out + upsampled_reference(lqs, self.scale)
         return F.relu(out)
 
     def _flows(self, lqs: torch.Tensor) -> torch.Tensor:

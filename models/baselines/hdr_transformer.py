@@ -24,10 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, with_gamma
+from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.window_attention import (
     SwinBlock,
@@ -37,7 +36,6 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
-from simulator.checks import check_image
 
 # embed 32 rather than the card's 12: the local context extractor's squeeze-excitation bottleneck is
 # embed // 8 wide, and a single ReLU unit (embed 12) is often dead at initialisation, leaving it no gradient
@@ -162,18 +160,11 @@ class HDRTransformer(nn.Module):
         self.apply(init_transformer_weights)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
             raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
-        frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        b, t, c, h, w = frames.shape
-        out = self.reconstruct(with_gamma(frames.reshape(b * t, c, h, w)).view(b, t, 2 * c, h, w))
-        reference = frames[:, 0]
-        if self.scale > 1:
-            reference = F.interpolate(reference, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return out + reference
+        frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 
     def reconstruct(self, frames: torch.Tensor) -> torch.Tensor:
         """The network proper: ``[B, T, in_channels, h, w]``, reference first -> ``[B, out_channels, s*h, s*w]``

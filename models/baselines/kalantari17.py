@@ -26,11 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, packed_to_rgb, with_gamma
+from models.bracket import check_raws, normalize_exposures, packed_to_rgb, with_gamma
 from models.layers.blocks import PixelShufflePack
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.checks import check_image
 
 TINY = {"widths": (16, 16, 8), "flow_levels": 2}
 # The WE network of the paper: 3 LDR frames x 6 channels (LDR and HDR versions) in, 3 x 3 weights out;
@@ -96,9 +95,7 @@ class Kalantari17(nn.Module):
         return torch.cat([lqs[:, :1], warped], dim=1)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames)
         if (self.frame_channels, self.weight_channels) != (8, 4):
             raise ValueError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
         b, t, c, h, w = raws.shape

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import normalize_exposures, with_gamma
+from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.channel_attention import ResidualGroup
 from models.layers.window_attention import (
     pad_to_multiple,
@@ -42,7 +42,6 @@ from models.layers.window_attention import (
     window_partition,
     window_reverse,
 )
-from simulator.checks import check_image
 
 # reduction 4: at 16 channels the published 16 leaves the channel attention one ReLU unit, which can die.
 TINY = {"features": 8, "blocks": (1, 1, 1), "heads": (1, 2, 4), "window": 4, "reduction": 4}
@@ -284,16 +283,9 @@ class Kim2023(nn.Module):
         return torch.sigmoid(out) if self.output_sigmoid else out
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] != self.num_frames:
-            raise ValueError(f"raws must be [B, {self.num_frames}, 4, h, w]; got {tuple(raws.shape)}")
+        check_raws(raws, self.num_frames)
         native = set(self.in_channels) != {8} or self.out_channels != 4
         if native or self.feature_upscale != 1 or self.head_upscale != self.scale:
             raise ValueError("this Kim2023 has the published configuration; call forward_exposures() instead")
-        b, t, c, h, w = raws.shape
-        lqs = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        frames = with_gamma(lqs.reshape(b * t, c, h, w)).view(b, t, 2 * c, h, w)
-        skip = lqs[:, 0]
-        if self.scale > 1:
-            skip = F.interpolate(skip, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return self.forward_exposures(list(frames.unbind(1))) + skip
+        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        return self.forward_exposures(list(frames.unbind(1))) + upsampled_reference(lqs, self.scale)

@@ -25,12 +25,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bracket import default_unit_frame, normalize_exposures, packed_to_rgb, with_gamma
+from models.bracket import check_raws, default_unit_frame, frame_inputs, packed_to_rgb
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.spynet import SPyNet
 from models.tmrnet import FlowGuidedDeformableAlignment
-from simulator.checks import check_image
 
 STAGES = {1: 0, 4: 2, 8: 3}  # output scale -> number of x2 pixel-shuffle stages (8: the published network)
 
@@ -115,14 +114,10 @@ class RBSR(nn.Module):
 
     def _propagate(self, raws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Normalised reference ``[B, 4, h, w]``, base features ``[B, C, h, w]``, hidden state after each step."""
-        check_image(raws, "raws", 4, finite=False)
-        if raws.ndim != 5 or raws.shape[1] < 2:
-            raise ValueError(f"raws must be [B, T >= 2, 4, h, w]; got {tuple(raws.shape)}")
-        lqs = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
-        b, t, c, h, w = lqs.shape
-        flat = lqs.reshape(b * t, c, h, w)
-        feats = self.feat_extract(with_gamma(flat) if self.gamma_input else flat)
-        feats = feats.view(b, t, -1, h, w)
+        check_raws(raws)
+        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input)
+        b, t, _, h, w = lqs.shape
+        feats = self.feat_extract(inputs.flatten(0, 1)).view(b, t, -1, h, w)
         aligned = torch.cat([feats[:, :1], self._align(feats, lqs)], dim=1)
 
         base = aligned[:, 0]

@@ -10,7 +10,7 @@ TINY = dict(mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1, r
 
 
 def test_registry_builds_by_name_with_arguments():
-    assert list_models() == ["tmrnet", "tmrnet_plus", "reference", "merge"]
+    assert list_models()[:4] == ["tmrnet", "tmrnet_plus", "reference", "merge"] and "rbsr" in list_models()
     model = build_model("tmrnet", **TINY)
     assert model.scale == 1 and build_model("tmrnet_plus", **TINY).scale == 4
     assert parameter_count(build_model("tmrnet")) == 13_285_704
