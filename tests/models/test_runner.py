@@ -126,3 +126,35 @@ def test_ema_ramps_up_then_follows_the_decay():
     ema.update(model)  # first update: d = min(0.9, 1/10) = 0.1
     assert torch.allclose(ema.module.weight, 0.1 * before + 0.9)
     assert not ema.module.weight.requires_grad
+
+
+def test_torchrun_ddp_equals_one_process_with_the_same_global_batch(data, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    common = ["cli.py", "train", "--model", "tmrnet", "--data", str(data), "--iters", "2",
+              *[arg for item in TINY_TMRNET for arg in ("--set", item)], "--set", "train.patch=32",
+              "--set", "data.workers=0", "--set", "train.progress=false", "--set", "data.val_split=null",
+              "--set", "train.device=cpu"]
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          *common, "--out", str(tmp_path / "ddp"), "--set", "train.batch_size=1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    single = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one"), "--set", "train.batch_size=2"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-2000:]
+    a = load_training_state(tmp_path / "ddp" / "checkpoints" / "last.pt")["params"]
+    b = load_training_state(tmp_path / "one" / "checkpoints" / "last.pt")["params"]
+    assert a.keys() == b.keys()
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst < 1e-5, worst  # the same global batch of 2: only the all-reduce's float summation order differs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_amp_training_on_cuda_runs_and_keeps_float32_weights(data, tmp_path):
+    result = train(_config(data, "train.device=cuda", "train.amp=true", "train.iters=2"), tmp_path / "cuda")
+    state = load_training_state(tmp_path / "cuda" / "checkpoints" / "last.pt")
+    assert result.step == 2 and math.isfinite(result.loss)
+    assert all(v.dtype == torch.float32 for v in state["params"].values() if v.is_floating_point())
