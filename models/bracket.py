@@ -34,13 +34,24 @@ def normalize_exposures(raws: torch.Tensor, exposure_ratio: float = 4.0, unit_fr
     return raws * exposure_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws)
 
 
+def gamma_compress(x: torch.Tensor) -> torch.Tensor:
+    """``max(x, 0) ** (1/2.2)``, any shape, with a finite gradient at 0 (zero instead of infinite).
+
+    Forward values equal the plain power bit for bit. The plain power's infinite slope at 0 turns into NaN
+    gradients as soon as something trainable (a flow warp, say) feeds it exact zeros.
+    """
+    positive = x > 0
+    safe = torch.where(positive, x, torch.ones_like(x))
+    return torch.where(positive, safe**GAMMA, torch.zeros_like(x))
+
+
 def with_gamma(frames: torch.Tensor) -> torch.Tensor:
     """``[N, C, h, w]`` linear -> ``[N, 2C, h, w]`` interleaved ``(x_c, max(x_c, 0) ** (1/2.2))`` per channel.
 
     The 8-channel per-frame input of TMRNet (and of the baselines adapted to bracketed RAW).
     """
     n, c, h, w = frames.shape
-    return torch.stack([frames, frames.clamp_min(0) ** GAMMA], dim=2).reshape(n, 2 * c, h, w)
+    return torch.stack([frames, gamma_compress(frames)], dim=2).reshape(n, 2 * c, h, w)
 
 
 def packed_to_rgb(frames: torch.Tensor, gamma: bool = True) -> torch.Tensor:
@@ -48,7 +59,7 @@ def packed_to_rgb(frames: torch.Tensor, gamma: bool = True) -> torch.Tensor:
     gamma-compressed when ``gamma``: what the flow networks see."""
     rgb = torch.stack([frames[..., 0, :, :], (frames[..., 1, :, :] + frames[..., 2, :, :]) / 2, frames[..., 3, :, :]],
                       dim=-3)
-    return rgb.clamp(0, 1) ** GAMMA if gamma else rgb
+    return gamma_compress(rgb.clamp(max=1)) if gamma else rgb
 
 
 def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "") -> None:

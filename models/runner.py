@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import math
 import os
 import random
 import time
@@ -331,6 +332,10 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             output = net(raws)
         loss = training_loss(model, output.float(), gt, cfg.loss)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):  # stop before a NaN reaches backward (grid_sample can crash on it)
+            raise DataError(f"{run_dir}: the loss is {loss_value} at step {step + 1}; the last checkpoint is kept. "
+                            "Lower train.lr, set train.clip_grad_norm, or check the data")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if step < cfg.flow_warmup_iters:  # frozen flow: drop its gradients (AdamW then skips it entirely)
@@ -348,7 +353,6 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
         if step - start > 1 or stop - start == 1:  # the first step pays for worker start-up: not in the rates
             step_seconds, data_seconds, timed = step_seconds + done - ticked, data_seconds + fetched - ticked, timed + 1
         ticked = done
-        loss_value = float(loss.detach())
         if step % cfg.log_every == 0 or step == stop:
             log.write({"step": step, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
                        "step_s": step_seconds / max(timed, 1), "data_s": data_seconds / max(timed, 1)})

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import check_raws, exposure_gains
+from models.bracket import check_raws, exposure_gains, packed_to_rgb, with_gamma
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
@@ -115,11 +115,9 @@ class TMRNet(nn.Module):
         """The network on exposure-normalised frames ``[B, T, 4, h, w]`` (what the published code feeds it)."""
         n, t, c, h, w = lqs.shape
         flat = lqs.reshape(n * t, c, h, w)
-        interleaved = torch.stack([flat, flat.clamp_min(0) ** (1 / 2.2)], dim=2).reshape(n * t, 2 * c, h, w)
-        feats = self.feat_extract(interleaved).view(n, t, -1, h, w)
+        feats = self.feat_extract(with_gamma(flat)).view(n, t, -1, h, w)
 
-        rgb = torch.stack([lqs[:, :, 0], (lqs[:, :, 1] + lqs[:, :, 2]) / 2, lqs[:, :, 3]], dim=2)
-        rgb = rgb.clamp(0, 1) ** (1 / 2.2)
+        rgb = packed_to_rgb(lqs)
         ref = rgb[:, :1].expand(-1, t - 1, -1, -1, -1).reshape(-1, 3, h, w)
         flows = self.spynet(ref, rgb[:, 1:].reshape(-1, 3, h, w)).view(n, t - 1, 2, h, w)
 

@@ -158,3 +158,19 @@ def test_amp_training_on_cuda_runs_and_keeps_float32_weights(data, tmp_path):
     state = load_training_state(tmp_path / "cuda" / "checkpoints" / "last.pt")
     assert result.step == 2 and math.isfinite(result.loss)
     assert all(v.dtype == torch.float32 for v in state["params"].values() if v.is_floating_point())
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint(data, tmp_path, monkeypatch):
+    import models.runner as runner
+
+    calls, original = [], runner.training_loss
+
+    def loss_turning_nan(model, output, gt, kind):
+        calls.append(1)
+        loss = original(model, output, gt, kind)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(runner, "training_loss", loss_turning_nan)
+    with pytest.raises(DataError, match="the loss is nan at step 3"):
+        train(_config(data, "train.iters=6", "train.save_every=1"), tmp_path / "diverged")
+    assert load_training_state(tmp_path / "diverged" / "checkpoints" / "last.pt")["scheduler"]["step"] == 2
