@@ -46,6 +46,11 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
         if value not in typing.get_args(hint):
             raise DataError(f"{source}: {key}={value!r}; expected one of {list(typing.get_args(hint))}")
         return value
+    if origin in (list, Sequence):  # list[X] / Sequence[X]: any list, kept as a tuple (configs are frozen)
+        if not isinstance(value, (list, tuple)):
+            raise DataError(f"{source}: {key}={value!r}; expected a list")
+        (item,) = typing.get_args(hint) or (Any,)
+        return tuple(_coerce(v, item, key, source) for v in value)
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)):

@@ -87,3 +87,11 @@ def test_published_configuration_has_the_model_card_parameter_count(name):
     model = getattr(importlib.import_module(module_path), attr)(**card["kwargs"])
     count = sum(p.numel() for p in model.parameters())
     assert round(count / 1e6, 3) == card["params_m"], f"{name}: {count} parameters vs card {card['params_m']} M"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_configuration_passes_the_run_config_checks(name):
+    from models.train_config import RunConfig, load_run_config
+
+    config = load_run_config(base=RunConfig(name, _module(name).TINY))  # what `cli.py train --set model.x=..` meets
+    assert dict(config.model_args) == {k: tuple(v) if isinstance(v, list) else v for k, v in _module(name).TINY.items()}
