@@ -22,3 +22,16 @@ def test_perf_train_quick_reports_rates(tmp_path):
     assert done.returncode == 0, done.stderr
     assert re.search(r"^train step\s+\d+\.\d+ s\s+\d+\.\d+ it/s", done.stdout, re.M), done.stdout
     assert re.search(r"^data loading share\s+\d+\.\d %$", done.stdout, re.M), done.stdout
+
+
+def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_path):
+    env = {**os.environ, "BRACKETIRE_CACHE": str(tmp_path / "cache"), "BRACKETIRE_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "perf/zoo.py", "--quick", "--runs", str(tmp_path / "runs")], cwd=REPO,
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = (tmp_path / "runs" / "zoo.md").read_text()
+    assert "2 iterations x batch 2 x 32x32 patches" in table
+    for model in ("reference", "merge", "tmrnet", "ahdrnet"):
+        assert f"| {model} " in table
+    rows = (tmp_path / "runs" / "bench.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("model,")

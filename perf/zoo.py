@@ -1,0 +1,125 @@
+"""The zoo table: every learned model trained with one small, equal budget, then benched on the built-in benchmark.
+
+    python perf/zoo.py                                  # all learned models, 300 iterations each (CPU: hours)
+    python perf/zoo.py --models tmrnet,ahdrnet --iters 50
+    python perf/zoo.py --quick                          # two models, 2 iterations (what the tests call)
+
+Budget (the same for every model, printed with the table): ``--iters`` iterations of ``--batch`` random
+``--patch`` crops of one simulated training split (``bracketire`` preset, built-in scenes, seed 11, never the
+benchmark's seed 2024), AdamW with the published schedule shape at ``--lr``, L1 on mu-law, EMA weights
+benched. Each baseline runs at its ``TINY`` configuration (``models/baselines/<name>.py``); TMRNet at
+16 channels and 2 blocks per stage. This is far from convergence: read it as a smoke-level comparison,
+never as the paper's numbers. Each bench row is appended to the runs folder (``--runs``, default
+``$BRACKETIRE_RUNS`` or ``leaderboards/runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
+budget, with the budget written above it, to ``<runs>/zoo.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TMRNET_SMALL = {"mid_channels": 16, "extract_blocks": 2, "shared_blocks": 2, "frame_blocks": 2,
+                "reconstruction_blocks": 2}
+
+
+def small_config(name: str) -> dict:
+    """Constructor arguments of the budget run: TINY for baselines, TMRNET_SMALL for TMRNet."""
+    from models import MODELS
+    from models.baselines import BASELINES
+
+    if name in ("tmrnet", "tmrnet_plus"):
+        return dict(TMRNET_SMALL)
+    if name in BASELINES:
+        return dict(importlib.import_module(BASELINES[name].split(":")[0]).TINY)
+    raise SystemExit(f"{name}: not a learned model of the zoo ({', '.join(MODELS.names())})")
+
+
+def training_split(size: tuple[int, int], samples: int) -> Path:
+    from simulator.dataset import generate_dataset
+    from simulator.settings import load_simulation_config
+    from simulator.weights import cache_dir
+
+    root = cache_dir() / f"zoo_train_{size[0]}x{size[1]}_{samples}"
+    config = load_simulation_config("bracketire", [f"output.size=[{size[0]},{size[1]}]", f"num_samples={samples}",
+                                                   "output.split=Train", "seed=11"])
+    generate_dataset(config, root, resume=True, progress=False)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None, help="comma-separated (default: every learned model)")
+    parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--patch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--samples", type=int, default=24, help="training samples (640x384)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--runs", default=None, help="runs folder for the bench rows and zoo.md")
+    parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--quick", action="store_true", help="tmrnet and ahdrnet, 2 iterations, patch 32, 4 samples")
+    args = parser.parse_args(argv)
+    from benchmark.bench import bench, runs_folder
+    from models import list_models
+    from models.runner import train
+    from models.train_config import RunConfig, load_run_config
+
+    if args.quick:
+        args.models, args.iters, args.patch, args.batch, args.samples = "tmrnet,ahdrnet", 2, 32, 2, 4
+    names = args.models.split(",") if args.models else [n for n in list_models()
+                                                        if n not in ("reference", "merge", "tmrnet_plus")]
+    data = training_split((640, 384), args.samples)
+    budget = (f"{args.iters} iterations x batch {args.batch} x {args.patch}x{args.patch} patches, lr {args.lr:g} "
+              f"(warm-up + cosine), {args.samples} simulated training samples (640x384, seed 11), device "
+              f"{args.device}; TINY configurations (TMRNet: 16 channels, 2 blocks per stage); EMA weights")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        keep = Path(args.keep or tmp)
+        for name in ["reference", "merge", *names]:
+            weights = None
+            seconds = 0.0
+            if name not in ("reference", "merge"):
+                config = load_run_config(base=RunConfig(name, small_config(name)), overrides=[
+                    f"data.root={data}", "data.val_split=null", "data.workers=1", f"train.iters={args.iters}",
+                    f"train.batch_size={args.batch}", f"train.patch={args.patch}", f"train.lr={args.lr}",
+                    f"train.device={args.device}", "train.progress=false", f"train.save_every={args.iters}"])
+                run = keep / name
+                start = time.perf_counter()
+                train(config, run)
+                seconds = time.perf_counter() - start
+                weights = run / "checkpoints" / "last.pt"
+            result = bench(name, weights, device=args.device, runs_dir=args.runs)
+            rows.append({"model": name, "params_m": round(result.params / 1e6, 3),
+                         "psnr": round(result.score.mean["psnr"], 2), "ssim": round(result.score.mean["ssim"], 4),
+                         "train_min": round(seconds / 60, 1), "s_per_image": round(result.seconds_per_image, 2)})
+            print(rows[-1], flush=True)
+    write_zoo_table(rows, budget, runs_folder(args.runs))
+
+
+def write_zoo_table(rows: list[dict], budget: str, folder: Path) -> Path:
+    """Append ``rows`` to ``<folder>/zoo.csv`` and rewrite ``<folder>/zoo.md`` from every row of this budget
+    (the latest per model, best PSNR first), so models can be run in several sittings."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "zoo.csv"
+    new = pd.DataFrame(rows).assign(budget=budget)
+    table = pd.concat([pd.read_csv(path), new]) if path.exists() else new
+    table.to_csv(path, index=False)
+    same = table[table["budget"] == budget].drop_duplicates("model", keep="last").drop(columns="budget")
+    text = (f"Zoo on the built-in benchmark (bracketire@1). Budget per learned model: {budget}.\n\n"
+            f"{same.sort_values('psnr', ascending=False).to_markdown(index=False)}\n")
+    print("\n" + text)
+    (folder / "zoo.md").write_text(text)
+    return folder / "zoo.md"
+
+
+if __name__ == "__main__":
+    main()
