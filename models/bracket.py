@@ -13,8 +13,20 @@ import torch
 import torch.nn.functional as F
 
 from simulator.checks import check_image
+from simulator.color import mu_law
 
 GAMMA = 1 / 2.2
+
+
+def mu_law_l1(output: torch.Tensor, gt: torch.Tensor, white: float = 16.0, mu: float = 5000.0) -> torch.Tensor:
+    """The published training loss: mean ``|mu_law(max(out, 0) / white) - mu_law(max(gt, 0) / white)|``.
+
+    ``output`` and ``gt``: the same shape, HDR RAW on the unit frame's scale; returns a float32 scalar.
+    """
+    def tone(x: torch.Tensor) -> torch.Tensor:
+        return mu_law(x.float().clamp_min(0) / white, mu)
+
+    return (tone(output) - tone(gt)).abs().mean()
 
 
 def default_unit_frame(num_frames: int, unit_frame: int | None = None) -> int:

@@ -41,11 +41,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from models import build_model
+from models.bracket import mu_law_l1
 from models.data import BracketDataset
 from models.layers.spynet import SPyNet
 from models.train_config import RunConfig, learning_rate, save_run_config
 from simulator import __version__
-from simulator.color import mu_law
 from simulator.errors import DataError
 
 Validator = Callable[[nn.Module, int], dict[str, float]]
@@ -156,8 +156,7 @@ def training_loss(model: nn.Module, output: torch.Tensor, gt: torch.Tensor, kind
         return hook(output, gt)
     if kind == "l1":
         return (output - gt).abs().mean()
-    out = mu_law(output.float().clamp_min(0) / UNIT_WHITE)
-    return (out - mu_law(gt.float().clamp_min(0) / UNIT_WHITE)).abs().mean()
+    return mu_law_l1(output, gt, UNIT_WHITE)
 
 
 def _param_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:

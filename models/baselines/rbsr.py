@@ -15,6 +15,10 @@ Adaptation for bracketed RAW (ours; the BracketIRE paper does not describe its r
   3x3 convolution, like TMRNet's ``skipup1``), two at x4; the published network has three (x8 from packed
   RAW to RGB), which ``CARD`` rebuilds.
 
+Training uses RBSR's implicit weighting loss through the runner's ``training_loss`` hook: the output
+decoded from a random earlier recurrence step is supervised besides the final one, which makes the model
+robust to the number of frames (``implicit_weighting=False`` trains the final output only).
+
 Otherwise the layer structure is the published one: the deformable convolution keeps one full weight
 shared by its 8 offset groups (mmcv ``groups=1``), unlike TMRNet's grouped weights. Parameter names do not
 follow the published checkpoints.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bracket import check_raws, default_unit_frame, frame_inputs, packed_to_rgb
+from models.bracket import check_raws, default_unit_frame, frame_inputs, mu_law_l1, packed_to_rgb
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.spynet import SPyNet
@@ -69,12 +73,14 @@ class RBSR(nn.Module):
         flow_levels: SPyNet pyramid levels (6 published).
         gamma_input: feed ``[x, x^(1/2.2)]`` (8 channels) rather than the 4 packed channels.
         out_channels: 4 (packed RAW) or 3 (RGB, published).
+        implicit_weighting: in training, also supervise a random intermediate step (see ``training_loss``).
     """
 
     def __init__(self, num_frames: int = 5, exposure_ratio: float = 4.0, unit_frame: int | None = None,
                  scale: int = 1, mid_channels: int = 64, extract_blocks: int = 5, backbone_blocks: int = 40,
                  reconstruction_blocks: int = 5, deform_groups: int = 8, max_residue_magnitude: float = 10.0,
-                 flow_levels: int = 6, gamma_input: bool = True, out_channels: int = 4) -> None:
+                 flow_levels: int = 6, gamma_input: bool = True, out_channels: int = 4,
+                 implicit_weighting: bool = True) -> None:
         super().__init__()
         if scale not in STAGES:
             raise ValueError(f"RBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
@@ -82,7 +88,8 @@ class RBSR(nn.Module):
             raise ValueError(f"RBSR needs num_frames >= 2; got {num_frames}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = default_unit_frame(num_frames, unit_frame)
-        self.gamma_input = gamma_input
+        self.gamma_input, self.implicit_weighting = gamma_input, implicit_weighting
+        self._intermediate: torch.Tensor | None = None
         c = mid_channels
         stages = STAGES[scale]
         self.spynet = SPyNet(flow_levels)
@@ -98,9 +105,27 @@ class RBSR(nn.Module):
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``."""
+        """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``.
+
+        In training mode with ``implicit_weighting`` it also decodes the state after a random earlier step
+        (uniform over steps ``0 .. T - 2``, drawn from torch's global generator) for :meth:`training_loss`.
+        """
         reference, base, states = self._propagate(raws)
-        return self._reconstruct(self._skips(reference), base, states[-1])
+        skips = self._skips(reference)
+        self._intermediate = None
+        if self.training and self.implicit_weighting and len(states) > 1:
+            step = int(torch.randint(len(states) - 1, ()))
+            self._intermediate = self._reconstruct(skips, base, states[step])
+        return self._reconstruct(skips, base, states[-1])
+
+    def training_loss(self, output: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """The runner hook: RBSR's implicit weighting loss, the published mu-law L1 of the final output plus
+        that of the random intermediate step decoded by the last training forward (equal weights: ours)."""
+        loss = mu_law_l1(output, gt)
+        if self._intermediate is not None:
+            loss = loss + mu_law_l1(self._intermediate, gt)
+            self._intermediate = None
+        return loss
 
     def forward_all_steps(self, raws: torch.Tensor) -> torch.Tensor:
         """The output decoded after every recurrence step: ``[B, T, out_channels, scale * h, scale * w]``.

@@ -95,3 +95,19 @@ def test_tiny_configuration_passes_the_run_config_checks(name):
 
     config = load_run_config(base=RunConfig(name, _module(name).TINY))  # what `cli.py train --set model.x=..` meets
     assert dict(config.model_args) == {k: tuple(v) if isinstance(v, list) else v for k, v in _module(name).TINY.items()}
+
+
+def test_rbsr_implicit_weighting_supervises_a_random_earlier_step():
+    from models.bracket import mu_law_l1
+
+    model = _build("rbsr").train()
+    raws, gt = _raws(2, 5), torch.rand(2, 4, 32, 32) * 4
+    torch.manual_seed(7)
+    out = model(raws)
+    steps = model.forward_all_steps(raws).detach()
+    torch.manual_seed(7)
+    step = int(torch.randint(4, ()))  # the draw forward made
+    loss = model.training_loss(out, gt)
+    assert torch.allclose(loss, mu_law_l1(out, gt) + mu_law_l1(steps[:, step], gt), atol=1e-6)
+    assert torch.equal(out.detach(), steps[:, -1])
+    assert torch.equal(model.eval()(raws), steps[:, -1]) and model._intermediate is None  # eval: final only
