@@ -58,6 +58,16 @@ class RawBracket:
     files: tuple[Path, ...]
 
 
+def exposure_scales(exposures: Sequence[float], reference: int = 2) -> torch.Tensor:
+    """``[T]`` float32 ``e[reference] / e``: the factor the published real models multiply frame i by.
+
+    With the real-world layout's exposures this is bit-identical to the published ``expos`` (float32 division
+    of the ``exposure.txt`` values); ``reference`` is clamped to the last frame for brackets under 3 frames.
+    """
+    values = np.asarray(exposures, dtype=np.float64)
+    return torch.from_numpy((values[min(reference, values.size - 1)] / values).astype(np.float32))
+
+
 def _is_raw(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in RAW_SUFFIXES
 

@@ -106,14 +106,15 @@ def test_missing_rawpy_names_the_extra(tmp_path, monkeypatch):
         list(iter_raw_brackets(tmp_path))
 
 
-def test_grey_flat_field_renders_grey_and_rotates(tmp_path):
-    """A surface of the AsShotNeutral colour renders neutral; orientation 6 swaps height and width."""
+@pytest.mark.parametrize("cfa", sorted(CFA_CODES))
+def test_grey_flat_field_renders_grey_and_rotates(tmp_path, cfa):
+    """A surface of the AsShotNeutral colour renders neutral in every CFA order; orientation 6 swaps H and W."""
     neutral = (0.5, 1.0, 0.625)
     mosaic = np.zeros((32, 48), np.uint16)  # LibRaw refuses images under 22 pixels a side
-    for (r, c), value in zip(SITES["RGGB"], (neutral[0], 1.0, 1.0, neutral[2])):
+    for (r, c), value in zip(SITES[cfa], (neutral[0], 1.0, 1.0, neutral[2])):
         mosaic[r::2, c::2] = round(64 + 0.3 * value * 959)
     for k, t in enumerate(TIMES):
-        write_dng(tmp_path / f"G{k}.dng", mosaic, exposure_time=t, neutral=neutral, orientation=6)
+        write_dng(tmp_path / f"G{k}.dng", mosaic, cfa=cfa, exposure_time=t, neutral=neutral, orientation=6)
     (bracket,) = iter_raw_brackets(tmp_path)
     png16, preview = render_real(bracket.raws[0] * bracket.render_info.output_scale, bracket.render_info)
     assert png16.shape == preview.shape == (48, 32, 3)
@@ -123,3 +124,48 @@ def test_grey_flat_field_renders_grey_and_rotates(tmp_path):
     assert np.ptp(linear.mean(axis=(0, 1))) < 0.002  # a wrong CFA or neutral would be off by >= 20 %
     assert np.ptp(linear, axis=-1).max() < 0.01  # DemosaicNet's ripple on a flat field
     assert np.ptp(preview[2:-2, 2:-2].astype(int), axis=-1).max() <= 2
+
+
+def test_frame_without_exposure_time_is_named(tmp_path):
+    _, frames = bracket_mosaics(ratios=(1, 4))
+    write_dng(tmp_path / "A.dng", frames[0], exposure_time=TIMES[0])
+    write_dng(tmp_path / "B.dng", frames[1], exposure_time=0)  # a zero ExposureTime means none
+    with pytest.raises(DataError, match=r"B\.dng: no exposure time"):
+        list(iter_raw_brackets(tmp_path))
+
+
+def test_layout_detection_and_unreadable_files(tmp_path):
+    assert detect_raw_layout(tmp_path) is None
+    (tmp_path / "notes.txt").write_text("x")
+    assert detect_raw_layout(tmp_path) is None
+    with pytest.raises(DataError, match="no RAW brackets"):
+        list(iter_raw_brackets(tmp_path))
+    (tmp_path / "broken.dng").write_bytes(b"II*\0" + b"\0" * 64)
+    assert detect_raw_layout(tmp_path) == "camera"
+    with pytest.raises(DataError, match=r"broken\.dng"):
+        list(iter_raw_brackets(tmp_path))
+    with pytest.raises(ConfigError, match="layout='ntire'"):
+        list(iter_raw_brackets(tmp_path, layout="ntire"))
+
+
+def test_camera_meta_uses_the_d65_matrix(tmp_path):
+    from simulator.camera import SRGB_TO_XYZ
+    from tests.dng import CM2
+
+    write_bracket(tmp_path, times=TIMES)
+    (bracket,) = iter_raw_brackets(tmp_path)
+    expected = np.asarray(CM2) @ np.asarray(SRGB_TO_XYZ)  # ColorMatrix2 is the D65 one (illuminant 21)
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert np.allclose(bracket.meta.rgb2cam.numpy(), expected, atol=1e-6)
+
+
+def test_real_layout_keeps_the_published_levels_and_warns_when_the_file_differs(tmp_path):
+    scene = tmp_path / "Test" / "s1"
+    paths = write_bracket(scene, cfa="GRBG", times=TIMES, white=4095)
+    (scene / "exposure.txt").write_text("1\n4\n16\n")
+    with pytest.warns(UserWarning, match="published real-world reader's fixed 64 / 1023"):
+        (bracket,) = iter_raw_brackets(tmp_path)
+    _, frames = bracket_mosaics(cfa="GRBG", ratios=(1, 4, 16))
+    gr = (frames[0][0::2, 0::2].astype(np.float32) - 64) / np.float32(959)  # Gr of GRBG sits at (0, 0)
+    assert np.array_equal(bracket.raws[0, 1].numpy(), np.clip(gr, 0, 1))
+    assert bracket.files == tuple(paths)

@@ -17,7 +17,7 @@ import torch
 
 pytest.importorskip("rawpy")
 
-from simulator.real import detect_raw_layout, iter_raw_brackets, render_real  # noqa: E402
+from simulator.real import detect_raw_layout, exposure_scales, iter_raw_brackets, render_real  # noqa: E402
 from simulator.real.render import (  # noqa: E402
     apply_gamma, apply_tone_curve, fix_orientation, normalize_mosaic, render_stages, xyz_to_srgb,
 )
@@ -57,9 +57,9 @@ def test_reading_matches_read_fixture_exactly(official, brackets, scene):
     exposures = np.asarray(bracket.exposures)
     assert np.array_equal((exposures / exposures[0]).astype(np.float32),
                           read[f"{scene}__exposure_txt"] / read[f"{scene}__exposure_txt"][0])
-    scales = (exposures[2] / exposures).astype(np.float32)
-    assert np.array_equal(scales, read[f"{scene}__expos"])
-    scaled = bracket.raws * torch.from_numpy(scales)[:, None, None, None]
+    scales = exposure_scales(bracket.exposures)
+    assert np.array_equal(scales.numpy(), read[f"{scene}__expos"])
+    scaled = bracket.raws * scales[:, None, None, None]
     assert torch.equal(scaled, _published_to_ours(read[f"{scene}__raws_scaled"], scene))
     assert torch.equal(scaled[0].clamp_min(0), _published_to_ours(read[f"{scene}__data_in"], scene))
 
