@@ -31,7 +31,7 @@ import torch
 from simulator.bayer import unpack
 from simulator.color import linear_to_srgb
 from simulator.demosaic.demosaicnet import load_demosaicnet
-from simulator.errors import DataError
+from simulator.errors import ConfigError, DataError
 from simulator.real.metadata import RealRenderInfo
 
 U14 = 16383.0  # the published demosaic quantises to 14 bits
@@ -42,6 +42,7 @@ XYZ_TO_SRGB = (
     (0.0556434, -0.2040259, 1.0572252),
 )
 MU = 5000.0
+TILE_MARGIN = 40  # full-resolution pixels of context per side; DemosaicNet sees at most 34 (even keeps the CFA phase)
 
 
 def normalize_mosaic(mosaic: torch.Tensor, black_level: tuple[float, ...], white_level: float) -> torch.Tensor:
@@ -104,8 +105,29 @@ def _from_grbg(rgb: torch.Tensor, cfa: str) -> torch.Tensor:
     return rgb
 
 
+def _run_tiled(net: torch.nn.Module, masked: torch.Tensor, tile: int | None) -> torch.Tensor:
+    """``net`` on ``[3, H, W]``, whole or by ``tile``-sized cores with :data:`TILE_MARGIN` context (same output)."""
+    height, width = masked.shape[-2:]
+    if tile is None or (height <= tile and width <= tile):
+        return net(masked[None])[0]
+    if tile < 2 or tile % 2:
+        raise ConfigError(f"tile={tile}: expected an even number of pixels >= 2")
+    out = masked.new_empty(3, height, width)
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            wy0, wx0 = max(y0 - TILE_MARGIN, 0), max(x0 - TILE_MARGIN, 0)
+            window = masked[:, wy0 : min(y1 + TILE_MARGIN, height), wx0 : min(x1 + TILE_MARGIN, width)]
+            out[:, y0:y1, x0:x1] = net(window[None])[0, :, y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
+    return out
+
+
 def demosaic_net_rgb(
-    gamma_bayer: torch.Tensor, cfa: str, weights: str | None = None, net_dtype: torch.dtype = torch.float32
+    gamma_bayer: torch.Tensor,
+    cfa: str,
+    weights: str | None = None,
+    net_dtype: torch.dtype = torch.float32,
+    tile: int | None = None,
 ) -> torch.Tensor:
     """DemosaicNet on a gamma-encoded mosaic, as the published ``demosaic_by_demosaic_net``.
 
@@ -114,6 +136,8 @@ def demosaic_net_rgb(
         cfa: "GRBG" (native), "RGGB", "BGGR" or "GBRG".
         weights: DemosaicNet weight file (None: found as :func:`~simulator.demosaic.demosaicnet.load_demosaicnet` does).
         net_dtype: the network's precision: float32 as published, or float64 (half the rounding error, slower).
+        tile: run the network on ``tile x tile`` pieces (even; memory then stays bounded on large files). Each
+            piece gets enough context that the result equals the whole-image one up to float rounding.
 
     Returns:
         ``[H, W, 3]`` float32 RGB in [0, 1], gamma domain. Runs without TF32 on CUDA, as on CPU.
@@ -131,17 +155,21 @@ def demosaic_net_rgb(
     cudnn = torch.backends.cudnn
     with torch.no_grad(), cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
                                       deterministic=cudnn.deterministic, allow_tf32=False):
-        rgb = net((padded[None] * mask)[None])[0]
+        rgb = _run_tiled(net, padded[None] * mask, tile)
     return _from_grbg(rgb, cfa).clamp(0, 1).to(torch.float32).permute(1, 2, 0).contiguous()
 
 
 def demosaic(
-    wb: torch.Tensor, info: RealRenderInfo, weights: str | None = None, net_dtype: torch.dtype = torch.float32
+    wb: torch.Tensor,
+    info: RealRenderInfo,
+    weights: str | None = None,
+    net_dtype: torch.dtype = torch.float32,
+    tile: int | None = None,
 ) -> torch.Tensor:
     """The 'net' demosaic stage: ``[H, W]`` float64 white-balanced mosaic -> ``[H, W, 3]`` float32 linear RGB."""
     q = quantise_14bit(wb)
     gamma_bayer = (q.to(torch.float32) / U14).clamp(0, 1) ** (1 / GAMMA)
-    rgb = demosaic_net_rgb(gamma_bayer, info.cfa, weights, net_dtype)
+    rgb = demosaic_net_rgb(gamma_bayer, info.cfa, weights, net_dtype, tile)
     return (rgb**GAMMA * U14).to(torch.float32) / U14
 
 
@@ -229,12 +257,16 @@ def scale_to_mosaic(raw: torch.Tensor, info: RealRenderInfo) -> torch.Tensor:
 
 
 def render_stages(
-    raw: torch.Tensor, info: RealRenderInfo, weights: str | None = None, net_dtype: torch.dtype = torch.float32
+    raw: torch.Tensor,
+    info: RealRenderInfo,
+    weights: str | None = None,
+    net_dtype: torch.dtype = torch.float32,
+    tile: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every stage of :func:`render_real`, by the fixtures' names (``isp_in`` ... ``scaled``)."""
     stages = {"isp_in": scale_to_mosaic(raw, info)}
     stages["stage_white_balance"] = white_balance(stages["isp_in"], info)
-    stages["stage_demosaic"] = demosaic(stages["stage_white_balance"], info, weights, net_dtype)
+    stages["stage_demosaic"] = demosaic(stages["stage_white_balance"], info, weights, net_dtype, tile)
     stages["stage_xyz"] = camera_to_xyz(stages["stage_demosaic"], info)
     stages["stage_srgb"] = fix_orientation(xyz_to_srgb(stages["stage_xyz"]), info.orientation)
     stages["mu"] = mu_tonemap(stages["stage_srgb"])
@@ -243,7 +275,11 @@ def render_stages(
 
 
 def render_real(
-    raw: torch.Tensor, info: RealRenderInfo, weights: str | None = None, net_dtype: torch.dtype = torch.float32
+    raw: torch.Tensor,
+    info: RealRenderInfo,
+    weights: str | None = None,
+    net_dtype: torch.dtype = torch.float32,
+    tile: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render a real-world model output as the published ``real_test.py`` saves it, plus a viewable preview.
 
@@ -255,13 +291,14 @@ def render_real(
         info: the bracket's :class:`RealRenderInfo` (frame 0's metadata).
         weights: DemosaicNet weights when not found automatically.
         net_dtype: DemosaicNet precision (float32 as published; float64 halves its rounding error).
+        tile: DemosaicNet tile size in full-resolution pixels (None: whole image, as published); bounds memory.
 
     Returns:
         ``(png16, preview)``: ``(H, W, 3)`` uint16 RGB, what the published code writes (after orientation,
         so ``(W, H, 3)`` for a 90-degree rotation), and ``(H, W, 3)`` uint8 standard-sRGB preview of the
         same linear image.
     """
-    stages = render_stages(raw, info, weights, net_dtype)
+    stages = render_stages(raw, info, weights, net_dtype, tile)
     png16 = stages["scaled"].cpu().numpy().astype(np.uint16)
     preview = torch.round(linear_to_srgb(stages["stage_srgb"]).clamp(0, 1) * 255).to(torch.uint8)
     return png16, preview.cpu().numpy()

@@ -119,3 +119,17 @@ def test_orientation_gamma_and_tone_match_aux_fixture(official):
 def test_srgb_stage_maps_white_to_white():
     white = torch.ones(2, 2, 3, dtype=torch.float64)
     assert torch.allclose(xyz_to_srgb(white), white, atol=1e-12)
+
+
+def test_tiled_demosaic_equals_whole_image():
+    """Tiles with TILE_MARGIN context give the whole-image DemosaicNet output (up to float rounding).
+
+    RGGB is padded to 64 x 98 before tiling; tile 48 leaves interior tile edges in both directions.
+    """
+    from simulator.real.render import demosaic_net_rgb
+
+    bayer = torch.rand(64, 96, generator=torch.Generator().manual_seed(3))
+    whole = demosaic_net_rgb(bayer, "RGGB")
+    tiled = demosaic_net_rgb(bayer, "RGGB", tile=48)
+    assert tiled.shape == whole.shape == (64, 96, 3)
+    assert torch.allclose(tiled, whole, atol=2e-6, rtol=0)
