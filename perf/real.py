@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = [
             ("read bracket", 5 * megapixels, lambda: list(iter_raw_brackets(Path(folder)))),
             ("render", megapixels, lambda: render_real(bracket.raws[2] * 16, bracket.render_info)),
-            (f"render tiled {tile}", megapixels, lambda: render_real(bracket.raws[2] * 16, bracket.render_info, tile=tile)),
+            (f"render tiled {tile}", megapixels,
+             lambda: render_real(bracket.raws[2] * 16, bracket.render_info, tile=tile)),
         ]
         for label, size, fn in rows:
             seconds = best_time(fn, repeats)

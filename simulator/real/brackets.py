@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ def _read_camera_bracket(heads: list[RawFrame]) -> RawBracket:
     values = [_exposure(f, use_iso) for f in frames]
     info = frames[0].info
     scale_ref = min(2, len(values) - 1)
-    info = RealRenderInfo(**{**info.__dict__, "output_scale": values[scale_ref] / values[0]})
+    info = dataclasses.replace(info, output_scale=values[scale_ref] / values[0])
     black = torch.tensor(info.black_level, dtype=torch.float32)
     raws = torch.stack([normalise(f.packed(), black, info.white_level) for f in frames])
     exposures = tuple(v / values[0] for v in values)
@@ -216,10 +217,12 @@ def iter_raw_brackets(root: Path, layout: str | None = None, group: int | None =
     layout = layout or found
     if layout not in ("real", "camera"):
         raise (ConfigError(f"layout={layout!r}; expected 'real' or 'camera'") if layout else
-               DataError(f"{root}: no RAW brackets; expected {{Train,Test}}/<scene>/*.dng + exposure.txt or RAW/DNG files"))
+               DataError(f"{root}: no RAW brackets; expected {{Train,Test}}/<scene>/*.dng + exposure.txt "
+                         "or RAW/DNG files"))
     if layout == "real":
         if group is not None:
-            raise ConfigError("group: only for a folder of camera files; the real-world layout has one bracket per scene")
+            raise ConfigError("group: only for a folder of camera files; "
+                              "the real-world layout has one bracket per scene")
         scenes = _real_scenes(root)
         if not scenes:
             raise DataError(f"{root}: no scene folders with *.dng and exposure.txt")

@@ -75,7 +75,8 @@ def _rawpy_cfa(raw: Any, path: Path) -> tuple[int, int, int, int]:
                         f"{np.asarray(raw.raw_pattern).shape}); expected a 2x2 R/G/B colour filter array")
     pattern = tuple(int("RGB".index(desc[c]) if desc[c] in "RGB" else 1) for c in colors.reshape(-1))
     if pattern not in CFA_NAMES:
-        raise DataError(f"{path}: CFA pattern {pattern} is not a Bayer pattern; expected one of {list(CFA_NAMES.values())}")
+        raise DataError(f"{path}: CFA pattern {pattern} is not a Bayer pattern; "
+                        f"expected one of {list(CFA_NAMES.values())}")
     return pattern  # type: ignore[return-value]
 
 
@@ -93,7 +94,8 @@ def read_render_info(raw: Any, tags: TiffTags | None, path: Path) -> RealRenderI
     ifd0 = tags.ifd0 if tags is not None else {}
     cfa = _rawpy_cfa(raw, path)
     if "CFAPattern" in ifd0 and tuple(int(v) for v in ifd0["CFAPattern"]) != cfa:
-        warnings.warn(f"{path}: IFD0 CFAPattern {ifd0['CFAPattern']} differs from the visible area's {cfa}; using the latter")
+        warnings.warn(f"{path}: IFD0 CFAPattern {ifd0['CFAPattern']} differs from the visible area's {cfa}; "
+                      "using the latter")
     if "AsShotNeutral" in ifd0 and len(ifd0["AsShotNeutral"]) == 3:
         neutral = tuple(float(v) for v in ifd0["AsShotNeutral"])
     else:

@@ -100,7 +100,8 @@ def read_frame(path: Path, with_pixels: bool = True) -> RawFrame:
     try:
         raw = rawpy.imread(str(path))
     except (rawpy.LibRawError, OSError) as err:
-        raise DataError(f"{path}: LibRaw cannot read it ({type(err).__name__}: {err}); expected a camera RAW or DNG file") from None
+        raise DataError(f"{path}: LibRaw cannot read it ({type(err).__name__}: {err}); "
+                        "expected a camera RAW or DNG file") from None
     with raw:
         info = read_render_info(raw, tags, path)
         other = raw.other

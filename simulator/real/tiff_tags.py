@@ -10,10 +10,9 @@ UNDEFINED/BYTE as ints.
 from __future__ import annotations
 
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from simulator.errors import DataError
 
 # TIFF field type -> (struct code, byte size); rationals are read as two LONGs.
 _TYPES: dict[int, tuple[str, int]] = {
@@ -84,8 +83,7 @@ def _named(tags: dict[int, tuple]) -> dict[str, tuple]:
 def read_tiff_tags(path: Path) -> TiffTags | None:
     """Read the tags of a TIFF-based file; None when the file is not TIFF-structured (CR3, RAF, ...).
 
-    Raises:
-        DataError: the file looks like TIFF but its IFD0 cannot be parsed (truncated or corrupt), naming it.
+    A TIFF header whose IFDs cannot be parsed (truncated or corrupt) gives a warning and None.
     """
     data = Path(path).read_bytes()
     if data[:4] in (b"II*\0", b"MM\0*"):
@@ -99,6 +97,7 @@ def read_tiff_tags(path: Path) -> TiffTags | None:
         ifd0, _ = _read_ifd(data, ifd0_offset, order, big)
         exif = _read_ifd(data, ifd0[TAG_EXIF_IFD][0], order, big)[0] if TAG_EXIF_IFD in ifd0 else {}
         subs = tuple(_read_ifd(data, off, order, big)[0] for off in ifd0.get(TAG_SUBIFDS, ()))
-    except struct.error as err:
-        raise DataError(f"{path}: TIFF structure cannot be read ({err}); expected an intact DNG/TIFF raw file") from None
+    except struct.error as err:  # LibRaw may still read the pixels; its own metadata is used then
+        warnings.warn(f"{path}: TIFF tags cannot be read ({err}); using LibRaw's metadata only")
+        return None
     return TiffTags(_named(ifd0), _named(exif), tuple(_named(s) for s in subs))

@@ -142,7 +142,8 @@ def test_layout_detection_and_unreadable_files(tmp_path):
         list(iter_raw_brackets(tmp_path))
     (tmp_path / "broken.dng").write_bytes(b"II*\0" + b"\0" * 64)
     assert detect_raw_layout(tmp_path) == "camera"
-    with pytest.raises(DataError, match=r"broken\.dng"):
+    with pytest.raises(DataError, match=r"broken\.dng: LibRaw cannot read it"), \
+            pytest.warns(UserWarning, match="TIFF tags cannot be read"):
         list(iter_raw_brackets(tmp_path))
     with pytest.raises(ConfigError, match="layout='ntire'"):
         list(iter_raw_brackets(tmp_path, layout="ntire"))
