@@ -41,34 +41,41 @@ def write_dng(
     iso: int | None = 100,
     orientation: int = 1,
     captured: str | None = None,
+    raw_in_subifd: bool = False,
 ) -> Path:
     """Write ``mosaic`` (``(H, W)`` uint16 DN, CFA ``cfa``) as a DNG with the given levels and tags.
 
     ``black`` is one value or four (BlackLevelRepeatDim 2x2, positions (0,0), (0,1), (1,0), (1,1)).
     ``captured`` is an EXIF time "YYYY:MM:DD HH:MM:SS[.fff]" (DateTimeOriginal + SubSecTimeOriginal).
+    ``raw_in_subifd`` puts the CFA image and its tags in SubIFD0 behind an RGB preview in IFD0, as DNGs made by
+    cameras and converters do (the published reader fails on those: it looks for CFAPattern in IFD0 only).
     """
     mosaic = np.ascontiguousarray(mosaic, dtype=np.uint16)
     time = Fraction(exposure_time).limit_denominator(1_000_000)
-    tags = [
+    raw_tags = [  # tags of the CFA image itself
         (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
         (33422, "B", 4, CFA_CODES[cfa], True),  # CFAPattern
-        (33434, "2I", 1, (time.numerator, time.denominator), True),  # ExposureTime
-        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
-        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
-        (50708, "s", 0, "Test Camera", True),  # UniqueCameraModel
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout
         (50714, "H", len(black), tuple(black), True),  # BlackLevel
         (50717, "H", 1, white, True),  # WhiteLevel
+    ]
+    if len(black) == 4:
+        raw_tags.append((50713, "H", 2, (2, 2), True))  # BlackLevelRepeatDim
+    tags = [  # tags of the file (IFD0)
+        (33434, "2I", 1, (time.numerator, time.denominator), True),  # ExposureTime
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, "Test Camera", True),  # UniqueCameraModel
         (50721, "2i", 9, _rationals([v for row in cm1 for v in row]), True),  # ColorMatrix1
         (50722, "2i", 9, _rationals([v for row in cm2 for v in row]), True),  # ColorMatrix2
         (50728, "2I", 3, _rationals(neutral), True),  # AsShotNeutral
         (50778, "H", 1, 17, True),  # CalibrationIlluminant1 (A)
         (50779, "H", 1, 21, True),  # CalibrationIlluminant2 (D65)
         (274, "H", 1, orientation, True),  # Orientation
+        (271, "s", 0, "Test", True),  # Make
+        (272, "s", 0, "Camera", True),  # Model
     ]
-    if len(black) == 4:
-        tags.append((50713, "H", 2, (2, 2), True))  # BlackLevelRepeatDim
     if iso is not None:
         tags.append((34855, "H", 1, iso, True))  # ISOSpeedRatings
     if captured is not None:
@@ -76,11 +83,14 @@ def write_dng(
         tags.append((36867, "s", 0, stamp, True))  # DateTimeOriginal
         if sub:
             tags.append((37521, "s", 0, sub, True))  # SubSecTimeOriginal
-    tifffile.imwrite(
-        path, mosaic, photometric=32803, planarconfig="contig", compression=None, subfiletype=0,
-        software="tests/dng.py", extratags=tags + [(271, "s", 0, "Test", True), (272, "s", 0, "Camera", True)],
-        metadata=None,
-    )
+    cfa_image = {"photometric": 32803, "compression": None, "subfiletype": 0, "metadata": None}
+    with tifffile.TiffWriter(path) as writer:
+        if raw_in_subifd:  # the DNG converter's layout: IFD0 a preview, the raw image in SubIFD0
+            preview = np.zeros((mosaic.shape[0] // 2, mosaic.shape[1] // 2, 3), np.uint8)
+            writer.write(preview, photometric="rgb", subfiletype=1, subifds=1, extratags=tags, metadata=None)
+            writer.write(mosaic, extratags=raw_tags, **cfa_image)
+        else:
+            writer.write(mosaic, extratags=tags + raw_tags, software="tests/dng.py", **cfa_image)
     return path
 
 

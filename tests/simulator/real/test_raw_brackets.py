@@ -170,3 +170,15 @@ def test_real_layout_keeps_the_published_levels_and_warns_when_the_file_differs(
     gr = (frames[0][0::2, 0::2].astype(np.float32) - 64) / np.float32(959)  # Gr of GRBG sits at (0, 0)
     assert np.array_equal(bracket.raws[0, 1].numpy(), np.clip(gr, 0, 1))
     assert bracket.files == tuple(paths)
+
+
+def test_dng_with_the_raw_image_in_a_subifd(tmp_path):
+    """The converter layout the published reader cannot read (CFAPattern not in IFD0) reads exactly here."""
+    _, frames = bracket_mosaics(cfa="BGGR", ratios=(1, 4))
+    for k, frame in enumerate(frames):
+        write_dng(tmp_path / f"S{k}.dng", frame, cfa="BGGR", exposure_time=TIMES[k], raw_in_subifd=True)
+    (bracket,) = iter_raw_brackets(tmp_path)
+    assert bracket.render_info.cfa == "BGGR" and bracket.render_info.as_shot_neutral == (0.5, 1.0, 0.625)
+    blue = (frames[1][0::2, 0::2].astype(np.float32) - 64) / np.float32(959)  # B of BGGR sits at (0, 0)
+    assert np.array_equal(bracket.raws[1, 3].numpy(), np.clip(blue, 0, 1))
+    assert bracket.exposures == (1.0, 4.0)

@@ -46,6 +46,11 @@ def test_real_layout_detected_and_scenes_sorted(official, brackets):
     assert list(brackets) == list(SCENES)
     for scene, bracket in brackets.items():
         assert [p.name for p in bracket.files] == read[f"{scene}__file_names"].tolist()
+    split, scene = official("real/dataset/Test"), official("real/dataset/Test/scene_b_rggb")
+    assert detect_raw_layout(split) == detect_raw_layout(scene) == "real"
+    assert [b.name for b in iter_raw_brackets(split)] == list(SCENES)
+    (one,) = iter_raw_brackets(scene)
+    assert torch.equal(one.raws, brackets["scene_b_rggb"].raws)
 
 
 @pytest.mark.parametrize("scene", SCENES)
