@@ -17,7 +17,9 @@ at ``srgb``), each a function here so that it can be checked against the stage f
 The published pipeline also has ``raw -> normal`` (black/white levels), ``gamma`` and ``tone`` stages that the
 real test does not use; they are here as :func:`normalize_mosaic`, :func:`apply_gamma` and
 :func:`apply_tone_curve`. The tone curve table itself is not shipped: pass the array (``tone_curve.mat['tc']``).
-The viewable preview is the standard sRGB encoding of stage 5, 8-bit.
+The viewable preview (:func:`preview_srgb`) brings stage 5 back to the reference frame's exposure, compresses
+highlights with the extended Reinhard curve (white at the brightest value the PNG can hold) and encodes it as
+standard sRGB, 8-bit: a normal-looking photograph whose highlights roll off instead of clipping.
 """
 
 from __future__ import annotations
@@ -274,6 +276,24 @@ def render_stages(
     return stages
 
 
+def preview_srgb(linear: torch.Tensor, exposure: float) -> torch.Tensor:
+    """8-bit sRGB view of a linear HDR image: exposure, extended Reinhard highlight roll-off, sRGB encoding.
+
+    Args:
+        linear: ``[..., 3]`` (or any shape) linear values in [0, 1], 1 being the brightest value kept
+            (the ``stage_srgb`` of :func:`render_stages`, in frame-0 units).
+        exposure: gain that brings the reference exposure to 1 (``info.output_scale``: frame 2's exposure).
+
+    Returns:
+        Same shape, uint8: ``round(255 * srgb(y))`` with ``y = x (1 + x / w^2) / (1 + x)``, ``x = linear * w``,
+        ``w = exposure``; monotone, 0 -> 0 and 1 -> 255.
+    """
+    white = max(float(exposure), 1.0)
+    x = linear.to(torch.float64).clamp(0, 1) * white
+    y = x * (1 + x / white**2) / (1 + x)
+    return torch.round(linear_to_srgb(y).clamp(0, 1) * 255).to(torch.uint8)
+
+
 def render_real(
     raw: torch.Tensor,
     info: RealRenderInfo,
@@ -295,10 +315,9 @@ def render_real(
 
     Returns:
         ``(png16, preview)``: ``(H, W, 3)`` uint16 RGB, what the published code writes (after orientation,
-        so ``(W, H, 3)`` for a 90-degree rotation), and ``(H, W, 3)`` uint8 standard-sRGB preview of the
-        same linear image.
+        so ``(W, H, 3)`` for a 90-degree rotation; the published PNG is RGB on disk, so write it with
+        ``cv2.imwrite(path, png16[..., ::-1])``), and the same shape uint8 sRGB preview (:func:`preview_srgb`).
     """
     stages = render_stages(raw, info, weights, net_dtype, tile)
     png16 = stages["scaled"].cpu().numpy().astype(np.uint16)
-    preview = torch.round(linear_to_srgb(stages["stage_srgb"]).clamp(0, 1) * 255).to(torch.uint8)
-    return png16, preview.cpu().numpy()
+    return png16, preview_srgb(stages["stage_srgb"], info.output_scale).cpu().numpy()

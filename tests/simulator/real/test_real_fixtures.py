@@ -138,3 +138,13 @@ def test_tiled_demosaic_equals_whole_image():
     tiled = demosaic_net_rgb(bayer, "RGGB", tile=48)
     assert tiled.shape == whole.shape == (64, 96, 3)
     assert torch.allclose(tiled, whole, atol=2e-6, rtol=0)
+
+
+def test_preview_is_monotone_and_spans_black_to_white():
+    from simulator.real.render import preview_srgb
+
+    linear = torch.linspace(0, 1, 4097, dtype=torch.float64)
+    view = preview_srgb(linear, 16.0).to(torch.int64)
+    assert view[0] == 0 and view[-1] == 255 and torch.all(view[1:] >= view[:-1])
+    # the reference exposure's white (1/16 here) lands in the upper mid-tones, not clipped and not dark
+    assert 150 < int(preview_srgb(torch.tensor(1 / 16), 16.0)) < 220
