@@ -44,8 +44,9 @@ class RealRenderInfo:
         orientation: EXIF Orientation code (1 = as stored; 6 = rotate 90 degrees clockwise; ...).
         black_level: per packed channel R, Gr, Gb, B, in file DN.
         white_level: white level in file DN.
-        output_scale: the model output is divided by this before rendering (16 in the published real test:
-            the output is at the exposure of frame 2, four times frame 1's, sixteen times frame 0's).
+        output_scale: the model output (at the exposure of frame 2) is divided by this before rendering, to
+            bring it to frame-0 units: a fixed 16 for the real-world layout, as in the published real test;
+            the measured ``exposures[2] / exposures[0]`` for camera folders.
         source: the file the values come from (frame 0 of the bracket, as in the published test).
     """
 
