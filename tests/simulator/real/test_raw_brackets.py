@@ -14,7 +14,7 @@ pytest.importorskip("rawpy")
 from simulator.errors import ConfigError, DataError, MissingDependencyError  # noqa: E402
 from simulator.isp import apply_gains  # noqa: E402
 from simulator.real import detect_raw_layout, iter_raw_brackets, render_real  # noqa: E402
-from tests.dng import CFA_CODES, bracket_mosaics, write_bracket, write_dng  # noqa: E402
+from tests.dng import CFA_CODES, CM1, CM2, bracket_mosaics, write_bracket, write_dng  # noqa: E402
 
 # (row, column) of R, Gr, Gb, B in the 2x2 tile, written out independently of simulator.bayer.
 SITES = {"RGGB": [(0, 0), (0, 1), (1, 0), (1, 1)], "GRBG": [(0, 1), (0, 0), (1, 1), (1, 0)],
@@ -40,7 +40,9 @@ def test_dng_bracket_reads_back_exactly(tmp_path, cfa):
     assert info.cfa == cfa and info.cfa_pattern == CFA_CODES[cfa] and info.orientation == 6
     assert info.as_shot_neutral == (0.5, 1.0, 0.625) and info.white_level == 1000
     assert info.black_level == tuple(float(black[2 * r + c]) for r, c in SITES[cfa])
-    assert info.color_matrix_1[:3] == (1.0856, -0.448, -0.0698)
+    assert info.color_matrix_1 == tuple(v for row in CM1 for v in row)  # rationals read back exactly
+    assert info.color_matrix_2 == tuple(v for row in CM2 for v in row)
+    assert info.calibration_illuminants == (17, 21)
     assert info.output_scale == 32.0  # frame 2 / frame 0
     meta = bracket.meta  # white balance of the toolkit's ISP divides by AsShotNeutral
     neutral = torch.tensor([0.5, 1.0, 1.0, 0.625]).reshape(4, 1, 1).expand(4, 2, 2)
@@ -151,7 +153,6 @@ def test_layout_detection_and_unreadable_files(tmp_path):
 
 def test_camera_meta_uses_the_d65_matrix(tmp_path):
     from simulator.camera import SRGB_TO_XYZ
-    from tests.dng import CM2
 
     write_bracket(tmp_path, times=TIMES)
     (bracket,) = iter_raw_brackets(tmp_path)
