@@ -23,7 +23,7 @@ from simulator.real.render import (  # noqa: E402
 )
 
 SCENES = ("scene_a_grbg", "scene_b_rggb")
-_PUBLISHED_ORDER = {"scene_a_grbg": [0, 1, 2, 3], "scene_b_rggb": [1, 0, 3, 2]}  # ours -> published channel
+_PUBLISHED_ORDER = {"scene_a_grbg": [0, 1, 2, 3], "scene_b_rggb": [1, 0, 3, 2]}  # our channel c = published [c]
 FLOAT_STAGES = ("stage_white_balance", "stage_demosaic", "stage_xyz", "stage_srgb")
 
 
@@ -36,8 +36,7 @@ def brackets(official):
 
 
 def _published_to_ours(packed: np.ndarray, scene: str) -> torch.Tensor:
-    order = _PUBLISHED_ORDER[scene]
-    return torch.from_numpy(np.ascontiguousarray(packed[..., [order.index(c) for c in range(4)], :, :]))
+    return torch.from_numpy(np.ascontiguousarray(packed[..., _PUBLISHED_ORDER[scene], :, :]))
 
 
 def test_real_layout_detected_and_scenes_sorted(official, brackets):
