@@ -35,3 +35,11 @@ def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_
         assert f"| {model} " in table
     rows = (tmp_path / "runs" / "bench.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("model,")
+
+
+def test_perf_real_quick_reports_reading_and_rendering():
+    done = subprocess.run([sys.executable, "perf/real.py", "--quick"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for step in ("read bracket", "render", "render tiled 64"):
+        assert re.search(rf"^{step}\s+\d+\.\d+ s\s+\d+\.\d+ MP/s$", done.stdout, re.M), done.stdout
