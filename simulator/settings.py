@@ -63,10 +63,12 @@ class DownsampleConfig:
 @dataclass(frozen=True)
 class NoiseConfig:
     model: str = "heteroscedastic"  # a model in simulator.noise.NOISE_MODELS (eld draws its own levels)
-    levels: str = "iso1600near"  # a level sampler in simulator.noise.NOISE_LEVELS
+    levels: str = "iso1600near"  # a level sampler in simulator.noise.NOISE_LEVELS (calibrated: simulator/sensors.py)
     shot_noise: float | None = None  # fixed levels override the sampler (both must be given)
     read_noise: float | None = None
     eld_preset: str = "generic14"  # model eld: a shipped preset name or a calibration JSON (simulator/eld.py)
+    bracket_iso: Literal["per_frame", "shared"] = "per_frame"  # levels drawn per frame (published) or once per
+    # bracket (one ISO setting for all its frames, as a camera shoots a bracket; frames keep their own noise)
     bit_depth: int = 10
     black_level: int = 0
 
