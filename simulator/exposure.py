@@ -4,7 +4,8 @@ Published BracketIRE timing (T = 5, ratio r = 4): time runs in sub-frame units; 
 r^t consecutive sub-frames starting where frame t-1 stopped, so the windows are [0, 1), [1, 5), [5, 21),
 [21, 85), [85, 341); the ground truth is the scene at time 0 (the start of the shortest exposure). Frame t
 is scaled by r^(t - u) with u the unit frame (u = 2: gains 1/16, 1/4, 1, 4, 16) and stored as
-``raw_<r^t>.npy`` (raw_1 ... raw_256).
+``raw_<r^t>.npy`` (raw_1 ... raw_256). In video mode the published generator samples a window at its whole
+times (sub-frames 0 .. 340 in all, :func:`video_subframe_times`).
 """
 
 from __future__ import annotations

@@ -179,15 +179,15 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
     else:
         draw_levels = NOISE_LEVELS[noise.levels]
     levels_used, raws, unrounded = [], {s: [] for s in scaled}, {s: [] for s in scaled}
+    first_levels = None  # noise.bracket_iso=shared: the bracket's one draw
     for t in range(exp.frames):
         if noise.shot_noise is not None:
             levels = NoiseLevels(noise.shot_noise, noise.read_noise)
-        elif noise.bracket_iso == "shared" and t > 0:  # one ISO setting for the whole bracket
+        elif noise.bracket_iso == "shared" and first_levels is not None:  # one ISO setting for the whole bracket
             levels = first_levels
         else:
             levels = draw_levels(generator)
-        if t == 0:
-            first_levels = levels
+        first_levels = first_levels or levels
         levels_used.append(dataclasses.asdict(levels))
         for s, stack in scaled.items():  # the same levels at every scale, as published
             noisy = add_noise(stack[t].clamp(0, 1), levels, generator).clamp(0, 1)
