@@ -79,7 +79,8 @@ def _integrate_video(frames: torch.Tensor, window: tuple[float, float], transfor
     """Mean of ``transform`` over the exposure's sub-frames (:func:`~simulator.exposure.video_subframe_times`).
 
     Sub-frame time ``s`` is source frame ``s / subframes_per_key``: a whole multiple is that source frame
-    itself, anything else is interpolated between its two neighbours.
+    itself, anything else is interpolated between its two neighbours (with ``motion.video_peak=first_frame``
+    both clipped at the first frame's peak first, as the published generator feeds its interpolator).
     """
     from simulator.motion import interpolate_frames
 
@@ -90,15 +91,19 @@ def _integrate_video(frames: torch.Tensor, window: tuple[float, float], transfor
             f"video source has {frames.shape[0]} frames; the bracket spans {window[1]:g} sub-frames = "
             f"{window[1] / spk:.1f} source frames at motion.subframes_per_key={spk}"
         )
+    peak = float(frames[0].max()) if config.motion.video_peak == "first_frame" else None
     total = torch.zeros_like(frames[0])
     for key in sorted({int(t // spk) for t in times}):
         fractions = [t / spk - key for t in times if int(t // spk) == key]
-        if key + 1 >= frames.shape[0]:  # only the last source frame itself (fraction 0)
-            between = frames[key][None].expand(len(fractions), -1, -1, -1)
-        else:
-            between = interpolate_frames(frames[key], frames[key + 1], fractions, method=config.motion.interpolator)
-        for frame in between:
-            total += transform(frame)
+        for _ in range(fractions.count(0.0)):  # the source frame itself, never clipped (comes first in time)
+            total += transform(frames[key])
+        inner = [f for f in fractions if f != 0.0]
+        if inner:
+            pair = frames[key], frames[key + 1]
+            if peak is not None:  # published frame_inter: inputs normalised by the first frame's peak, clamped at 1
+                pair = pair[0].clamp(max=peak), pair[1].clamp(max=peak)
+            for frame in interpolate_frames(*pair, inner, method=config.motion.interpolator):
+                total += transform(frame)
     return total / len(times)
 
 

@@ -37,6 +37,8 @@ class MotionConfig:
     subframes: int = 8  # sub-frames per exposure when rotating, or interpolating video with video_timing=subsampled
     video_timing: Literal["published", "subsampled"] = "published"  # video: every whole sub-frame time (1..256 per
     # exposure, raw_1 at the GT instant, as published) or motion.subframes per exposure (an approximation, faster)
+    video_peak: Literal["first_frame", "none"] = "none"  # video: clip interpolation inputs at the first frame's peak
+    # (published: its interpolator sees frames normalised by that peak and clamped) or keep brighter lights
     subframes_per_key: int = 32  # video: sub-frame units between two source frames (published: 32)
     interpolator: str = "dis"  # video frame interpolator
 

@@ -132,3 +132,20 @@ def test_previews_render_the_unrounded_noisy_values(tmp_path):
         png = cv2.imread(str(tmp_path / f"rgb_vis_{multiple}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
         assert np.array_equal(png, (srgb[t] * 255).permute(1, 2, 0).numpy().astype(np.uint8))
     assert not np.array_equal((srgb * 255).numpy().astype(np.uint8), (rounded * 255).numpy().astype(np.uint8))
+
+
+def test_first_frame_peak_clips_only_what_is_interpolated():
+    # published frame_inter feeds its interpolator frames divided by the first frame's peak and clamped at 1;
+    # the source frames themselves (whole multiples of 32 sub-frames) stay unclipped. Three exposures of ratio 8
+    # (windows [0, 1), [1, 9), [9, 73)) keep this quick; the last one holds source frames 1 and 2 (times 32, 64).
+    bright = torch.full((4, 3, 16, 32), 0.002)
+    bright[1:, :, 4:8, 4:8] = 0.02  # a light brighter than anything in frame 0 from frame 1 on
+    clipped = bright.clamp(max=0.002)
+    short = ["exposure.frames=3", "exposure.ratio=8"]
+    for peak in ("first_frame", "none"):
+        a = _video(bright, [*short, f"motion.video_peak={peak}"]).raws[1]
+        b = _video(clipped, [*short, f"motion.video_peak={peak}"]).raws[1]
+        assert torch.equal(a[0], b[0])  # frame 0 only
+        assert torch.equal(a[1], b[1]) == (peak == "first_frame")  # interpolated between frames 0 and 1 only
+        assert not torch.equal(a[2], b[2])  # holds source frames 1 and 2 themselves
+    assert load_simulation_config("bracketire").motion.video_peak == "first_frame"
