@@ -69,7 +69,8 @@ class EldPreset:
     lambda_law: str = "choice"
 
     def __post_init__(self) -> None:
-        if self.lambda_law not in ("choice", "uniform") or (self.lambda_law == "uniform" and len(self.tukey_lambdas) != 2):
+        uniform = self.lambda_law == "uniform"
+        if self.lambda_law not in ("choice", "uniform") or (uniform and len(self.tukey_lambdas) != 2):
             raise DataError(f"eld preset {self.name}: lambda_law={self.lambda_law!r} with {len(self.tukey_lambdas)} "
                             "lambdas; expected 'choice', or 'uniform' with two bounds")
         if not 0 < self.k_min <= self.k_max or not self.tukey_lambdas:
@@ -105,7 +106,7 @@ class EldLevels:
 
 
 def load_eld_preset(name_or_path: str) -> EldPreset:
-    """A calibrated camera (``simulator.sensors``), a shipped preset (``simulator/presets/eld_<name>.json``) or a JSON file."""
+    """A calibrated camera (``simulator.sensors``), a shipped JSON preset (``presets/eld_<name>.json``) or a JSON file."""
     from simulator.sensors import CALIBRATIONS
 
     if name_or_path in CALIBRATIONS:

@@ -201,7 +201,8 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
                 unrounded[s].append(noisy)
     info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio}
     kept = {s: torch.stack(v) for s, v in unrounded.items()} if config.output.previews else None
-    return BracketSample({s: torch.stack(v) for s, v in raws.items()}, gt, meta, alignratio, tuple(multiples), info, kept)
+    stacks = {s: torch.stack(v) for s, v in raws.items()}
+    return BracketSample(stacks, gt, meta, alignratio, tuple(multiples), info, kept)
 
 
 def _downsample(stack: torch.Tensor, scale: int, method: str) -> torch.Tensor:

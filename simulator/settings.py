@@ -22,7 +22,7 @@ class SourceConfig:
     path: str | None = None  # file or folder for file-based sources
     highlight_gain: float = 1.0  # ldr: boost of near-white regions (1 = off)
     colorspace: Literal["linear_srgb", "alexa_wide_gamut"] = "linear_srgb"  # HdM-HDR-2014 clips: alexa_wide_gamut
-    awg_matrix: Literal["published", "colour_science"] = "published"  # alexa_wide_gamut -> sRGB: the published constants
+    awg_matrix: Literal["published", "colour_science"] = "published"  # alexa_wide_gamut -> sRGB matrix (published consts)
     scale: float = 1.0  # brightness multiplier applied to every source (alexa_wide_gamut adds the published 2^-4)
     frames_per_group: int = 12  # video: consecutive source frames per sample (published: 12)
     min_size: int = 64  # smallest accepted source side, pixels

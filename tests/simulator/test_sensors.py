@@ -79,12 +79,14 @@ def test_imx385_points_and_samplers_match_the_text(presets_md):
     assert list(IMX385_RANGE) == _numbers(re.search(r"black (\d+), white (\d+)", line).group(0))
     shot_lo, shot_hi, read_lo, read_hi = _numbers(line[line.index("Normalised:"):])
     span = IMX385_RANGE[1] - IMX385_RANGE[0]
-    assert IMX385_GAIN[0] / span == pytest.approx(shot_lo, rel=0.01) and IMX385_GAIN[-1] / span == pytest.approx(shot_hi, rel=0.01)
+    assert IMX385_GAIN[0] / span == pytest.approx(shot_lo, rel=0.01)
+    assert IMX385_GAIN[-1] / span == pytest.approx(shot_hi, rel=0.01)
     assert IMX385_READ_VARIANCE[0] / span**2 == pytest.approx(read_lo, rel=0.01)
     assert IMX385_READ_VARIANCE[-1] / span**2 == pytest.approx(read_hi, rel=0.01)
     gen = torch.Generator().manual_seed(0)
     draws = {(round(d.shot * span, 6), round(d.read * span**2, 6)) for d in (sample_imx385(gen) for _ in range(200))}
-    assert draws == {(round(a, 6), round(b, 6)) for a, b in zip(IMX385_GAIN, IMX385_READ_VARIANCE)}  # all five, only them
+    # all five calibrated points are drawn, and nothing else
+    assert draws == {(round(a, 6), round(b, 6)) for a, b in zip(IMX385_GAIN, IMX385_READ_VARIANCE)}
 
 
 def _draws(sampler, n=3000):
@@ -163,3 +165,25 @@ def test_a_bracket_can_share_one_iso_or_draw_per_frame(model, levels):
     assert all(level == info["shared"][0] for level in info["shared"])  # one ISO for the bracket
     assert len({str(level) for level in info["per_frame"]}) == 5  # published: a new draw per frame
     assert load_simulation_config("bracketire").noise.bracket_iso == "per_frame"
+
+
+def test_info_names_each_calibrated_preset_with_its_source():
+    from click.testing import CliRunner
+
+    import cli
+
+    result = CliRunner().invoke(cli.cli, ["info"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    eld = lines[lines.index("eld presets:") + 1:]
+    levels = lines[lines.index("noise level samplers:") + 1:]
+
+    def line_of(section, name):
+        return next(line for line in section if line.split()[0] == name)
+
+    for name in ("imx686", "a7s2_low", "a7s2_high", "d850"):
+        assert "PMN" in line_of(eld, name) and "Apache-2.0" in line_of(eld, name)
+        assert "PMN" in line_of(levels, name)
+    assert "ELD" in line_of(eld, "canon_5d4") and "MIT" in line_of(eld, "canon_5d4")
+    assert "RViDeNet" in line_of(levels, "imx385") and "Brooks" in line_of(levels, "brooks2019")
+    assert "NTIRE" in line_of(levels, "ntire_dslr")

@@ -50,7 +50,8 @@ def _ramp_clip(size=(16, 32)) -> torch.Tensor:
 
 def _video(frames, overrides):
     config = load_simulation_config("bracketire", [
-        "motion.model=video", "motion.interpolator=blend", "output.size=[32, 16]", "noise.bit_depth=16",
+        "motion.model=video", "motion.interpolator=blend", "motion.video_peak=none", "output.size=[32, 16]",
+        "noise.bit_depth=16",
         "noise.shot_noise=0.0", "noise.read_noise=0.0", *overrides])
     return simulate_sample(config, frames, torch.Generator().manual_seed(3))
 
