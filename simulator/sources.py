@@ -91,7 +91,7 @@ def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
 # ALEXA Wide Gamut -> linear sRGB primaries as the published generator writes it: ``AlexaWideGamut2sRGB`` in
 # ``read_exr`` of ``syn_data_gen/function.py`` (cszhilu1998/BracketIRE, 2024), applied there to row vectors
 # (``pixels @ M``). Stored here transposed, for column vectors (``out = M @ rgb``). It differs from
-# colour-science's ``matrix_RGB_to_RGB`` by up to ~5e-4 per coefficient.
+# colour-science's ``matrix_RGB_to_RGB`` by up to 1.8e-4 per coefficient.
 AWG_TO_SRGB_PUBLISHED = (
     (1.617523436306807, -0.537286622188294, -0.080236814118512),
     (-0.070572740897816, 1.334613062330328, -0.264040321432512),
