@@ -14,7 +14,7 @@ from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
 from simulator.demosaic import DEMOSAICERS
 from simulator.demosaic.demosaicnet import DEMOSAICNET_WEIGHTS
-from simulator.eld import eld_preset_names
+from simulator.eld import eld_preset_names, load_eld_preset
 from simulator.interpolate import INTERPOLATORS
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS
 from simulator.scenes import SOURCE_NAMES
@@ -48,7 +48,7 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "scene sources": [RegistryEntry(name, _SOURCE_SUMMARIES[name]) for name in SOURCE_NAMES],
         "noise models": _entries(NOISE_MODELS),
         "noise level samplers": _entries(NOISE_LEVELS),
-        "eld presets": [RegistryEntry(name, "noise.eld_preset") for name in eld_preset_names()],
+        "eld presets": [RegistryEntry(name, load_eld_preset(name).source or "noise.eld_preset") for name in eld_preset_names()],
         "frame interpolators": _entries(INTERPOLATORS),
         "models": [RegistryEntry(name, _model_summary(name)) for name in MODELS.names()],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],

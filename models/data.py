@@ -11,10 +11,18 @@ val         every 20th frame per scene;             every 20th frame; raws[4:132
 test        raws[5:-5, 5:-5], GT whole              raws[2:-2, 2:-2], GT whole
 =========== ====================================== ==========================================
 
-Training augmentation: horizontal flip, vertical flip and transpose of the packed planes, each with
-probability 1/2, identical for inputs and GT. Flips keep each plane's colour; the transpose also swaps
-the Gr and Gb planes so the Bayer phase stays RGGB. Randomness comes from ``(seed, epoch, index)``, so
-batches do not depend on the number of workers. Nothing is unpickled (``simulator.layout``).
+Training augmentation (``data.augment``):
+
+* ``bayer`` (default): horizontal flip, vertical flip and transpose of the packed planes, each with
+  probability 1/2, drawn per item, identical for inputs and GT. Flips keep each plane's colour; the transpose
+  also swaps the Gr and Gb planes so the Bayer phase stays RGGB. Randomness comes from
+  ``(seed, epoch, index)``, so batches do not depend on the number of workers.
+* ``published``: the published ``models/networks.py`` ``augment``: the same three operations drawn once per
+  batch (here from ``(seed, step)``) and applied to the whole batch; the transpose does not swap Gr and Gb,
+  so a transposed batch is GBRG-phased (:func:`augment_published`).
+* ``none``: no augmentation.
+
+Nothing is unpickled (``simulator.layout``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from torch.utils.data import Dataset
 from simulator.errors import DataError
 from simulator.layout import list_frames, read_frame
 
+AUGMENT_MODES = ("bayer", "published", "none")
 VAL_CROPS = {1: ((10, 138), (10, 522)), 4: ((4, 132), (4, 132))}
 TEST_CROPS = {1: 5, 4: 2}
 TRAIN_MARGINS = {1: 10, 4: 4}
@@ -116,3 +125,29 @@ def _augment(raws: torch.Tensor, gt: torch.Tensor, flips: np.ndarray) -> tuple[t
         order = [0, 2, 1, 3]
         raws, gt = raws.transpose(-1, -2)[..., order, :, :], gt.transpose(-1, -2)[order]
     return raws, gt
+
+
+def augment_published(raws: torch.Tensor, gt: torch.Tensor, flips: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The published batch augmentation: flips and a plain transpose of every plane (no Gr/Gb swap).
+
+    Args:
+        raws: ``[B, T, 4, h, w]`` (or any ``[..., 4, h, w]``) packed inputs of a whole batch.
+        gt: ``[B, 4, H, W]`` packed ground truth of the same batch.
+        flips: three 0/1 draws (horizontal flip, vertical flip, transpose) shared by the whole batch.
+
+    Returns:
+        ``(raws, gt)`` with the same operations applied to both; a transposed batch keeps the plane order,
+        so its Bayer phase becomes GBRG (as in the published training).
+    """
+    if flips[0]:
+        raws, gt = raws.flip(-1), gt.flip(-1)
+    if flips[1]:
+        raws, gt = raws.flip(-2), gt.flip(-2)
+    if flips[2]:
+        raws, gt = raws.transpose(-1, -2), gt.transpose(-1, -2)
+    return raws, gt
+
+
+def published_batch_flips(seed: int, step: int) -> np.ndarray:
+    """The three 0/1 draws of training step ``step`` for ``data.augment=published``, from ``(seed, step)`` only."""
+    return np.random.default_rng([seed, step, 1]).integers(0, 2, size=3)

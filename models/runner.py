@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from models import build_model
 from models.bracket import mu_law_l1
-from models.data import BracketDataset
+from models.data import BracketDataset, augment_published, published_batch_flips
 from models.layers.spynet import SPyNet
 from models.train_config import RunConfig, learning_rate, save_run_config
 from simulator import __version__
@@ -281,7 +281,7 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     dataset = BracketDataset(config.data.root, config.data.train_split, "train", config.data.scale, cfg.patch,
-                             config.data.white, cfg.seed)
+                             config.data.white, cfg.seed, augment=config.data.augment == "bayer")
     stop = min(cfg.iters, stop_at if stop_at is not None else cfg.iters)
     loader = DataLoader(_EpochIndexed(dataset),
                         batch_sampler=StepBatches(len(dataset), cfg.batch_size, cfg.seed, step, stop, rank, world),
@@ -328,6 +328,8 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
             group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
         raws = batch["raws"].to(device, non_blocking=True)
         gt = batch["gt"].to(device, non_blocking=True)
+        if config.data.augment == "published":
+            raws, gt = augment_published(raws, gt, published_batch_flips(cfg.seed, step))
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             output = net(raws)
         loss = training_loss(model, output.float(), gt, cfg.loss)

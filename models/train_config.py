@@ -61,6 +61,7 @@ class DataSection:
     white: float = 1023.0
     workers: int = 2
     pin_memory: bool = True
+    augment: Literal["bayer", "published", "none"] = "bayer"  # published: one draw per batch, no Gr/Gb swap
 
 
 @dataclass(frozen=True)

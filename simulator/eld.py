@@ -52,6 +52,9 @@ class EldPreset:
         k_min, k_max: range of the system gain K (DN per electron) over the ISO settings used.
         tukey_lambdas: read-noise shapes observed across settings (one is drawn per frame).
         read_scale, row_scale: the log-linear laws of the read- and row-noise scales against K.
+        source: where the numbers come from (paper, repository, licence), shown by ``cli.py info``.
+        lambda_law: ``"choice"`` draws one of ``tukey_lambdas`` per frame; ``"uniform"`` draws uniformly
+            between its two values.
     """
 
     name: str
@@ -62,6 +65,17 @@ class EldPreset:
     tukey_lambdas: tuple[float, ...]
     read_scale: LogLinear
     row_scale: LogLinear
+    source: str = ""
+    lambda_law: str = "choice"
+
+    def __post_init__(self) -> None:
+        uniform = self.lambda_law == "uniform"
+        if self.lambda_law not in ("choice", "uniform") or (uniform and len(self.tukey_lambdas) != 2):
+            raise DataError(f"eld preset {self.name}: lambda_law={self.lambda_law!r} with {len(self.tukey_lambdas)} "
+                            "lambdas; expected 'choice', or 'uniform' with two bounds")
+        if not 0 < self.k_min <= self.k_max or not self.tukey_lambdas:
+            raise DataError(f"eld preset {self.name}: k range [{self.k_min}, {self.k_max}] and lambdas "
+                            f"{self.tukey_lambdas}; expected 0 < k_min <= k_max and at least one lambda")
 
     def to_json(self) -> str:
         """JSON text of the preset."""
@@ -92,7 +106,11 @@ class EldLevels:
 
 
 def load_eld_preset(name_or_path: str) -> EldPreset:
-    """A shipped preset by name (``simulator/presets/eld_<name>.json``) or a calibration JSON file."""
+    """A calibrated camera (``simulator.sensors``), a shipped JSON preset (``presets/eld_<name>.json``) or a JSON file."""
+    from simulator.sensors import CALIBRATIONS
+
+    if name_or_path in CALIBRATIONS:
+        return CALIBRATIONS[name_or_path].eld_preset()
     path = Path(name_or_path)
     if path.suffix != ".json":
         path = Path(str(resources.files("simulator") / "presets" / f"eld_{name_or_path}.json"))
@@ -102,21 +120,29 @@ def load_eld_preset(name_or_path: str) -> EldPreset:
 
 
 def eld_preset_names() -> list[str]:
-    """Names of the shipped ELD presets."""
+    """Names of the shipped ELD presets: the calibrated cameras of ``simulator.sensors`` and the JSON presets."""
+    from simulator.sensors import CALIBRATIONS
+
     folder = resources.files("simulator") / "presets"
-    return sorted(p.name[4:-5] for p in folder.iterdir() if p.name.startswith("eld_") and p.name.endswith(".json"))
+    files = [p.name[4:-5] for p in folder.iterdir() if p.name.startswith("eld_") and p.name.endswith(".json")]
+    return sorted({*CALIBRATIONS, *files})
 
 
 def sample_eld_levels(preset: EldPreset, generator: torch.Generator) -> EldLevels:
     """Draw one frame's ELD parameters from a preset (K, lambda, then the two scales)."""
-    u, lam_index, z_read, z_row = torch.rand(1, generator=generator), torch.randint(
-        len(preset.tukey_lambdas), (1,), generator=generator), *torch.randn(2, generator=generator)
+    u = torch.rand(1, generator=generator)
+    if preset.lambda_law == "uniform":
+        low, high = preset.tukey_lambdas
+        lam = low + float(torch.rand(1, generator=generator)) * (high - low)
+    else:
+        lam = preset.tukey_lambdas[int(torch.randint(len(preset.tukey_lambdas), (1,), generator=generator))]
+    z_read, z_row = torch.randn(2, generator=generator)
     log_k = math.log(preset.k_min) + float(u) * (math.log(preset.k_max) - math.log(preset.k_min))
     read = preset.read_scale
     row = preset.row_scale
     return EldLevels(
         system_gain=math.exp(log_k),
-        tukey_lambda=preset.tukey_lambdas[int(lam_index)],
+        tukey_lambda=lam,
         read_scale=math.exp(read.slope * log_k + read.bias + read.sigma * float(z_read)),
         row_scale=math.exp(row.slope * log_k + row.bias + row.sigma * float(z_row)),
         span=float(preset.white_level - preset.black_level),

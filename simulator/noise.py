@@ -7,6 +7,8 @@ Levels (``NOISE_LEVELS``, samplers ``generator -> NoiseLevels``):
   ``log read = 1.869 log shot + 0.3276 + 0.30 z`` with ``z ~ N(0, 1)`` (drawn in that order).
 * ``iso1600`` — the published fixed-shot variant (defined there, unused by its generators):
   ``shot = 0.00242237221``, ``log read = log 1.790097494e-05 + 0.30 z``.
+* calibrated cameras and published samplers (``simulator/sensors.py``, each with its source): ``imx686``,
+  ``a7s2_low``, ``a7s2_high``, ``d850``, ``canon_5d4``, ``imx385``, ``brooks2019``, ``ntire_dslr``.
 
 Models (``NOISE_MODELS``, ``(clean, levels, generator) -> noisy``), on normalised RAW in [0, 1]:
 
@@ -153,7 +155,9 @@ def dequantize(digital: torch.Tensor, bit_depth: int = 10, black_level: int = 0)
 
 NOISE_LEVELS = Registry(
     "noise level sampler",
-    {"iso1600near": "simulator.noise:sample_iso1600near", "iso1600": "simulator.noise:sample_iso1600"},
+    {"iso1600near": "simulator.noise:sample_iso1600near", "iso1600": "simulator.noise:sample_iso1600",
+     **{name: f"simulator.sensors:sample_{name}" for name in (  # calibrated cameras and published samplers
+         "imx686", "a7s2_low", "a7s2_high", "d850", "canon_5d4", "imx385", "brooks2019", "ntire_dslr")}},
 )
 NOISE_MODELS = Registry(
     "noise model",

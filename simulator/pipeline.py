@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 from simulator.bayer import mosaic
 from simulator.camera import CameraMeta, sample_camera
 from simulator.errors import DataError
-from simulator.exposure import exposure_gains, exposure_multiples, exposure_windows
+from simulator.exposure import exposure_gains, exposure_multiples, exposure_windows, video_subframe_times
 from simulator.isp import linear_rgb_to_camera
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS, NoiseLevels, quantize
 from simulator.settings import SimulationConfig
@@ -47,6 +46,8 @@ class BracketSample:
         alignratio: the scene maximum used to normalise the ground truth (as published).
         exposures: exposure multiples (file names), short to long.
         info: JSON-serialisable facts: noise levels and motion length per frame, seeds.
+        unrounded: scale -> ``[T, 4, h/scale, w/scale]`` float32 noisy RAW in [0, 1] before quantisation, kept
+            only when ``output.previews`` is on (the published previews are rendered from these values).
     """
 
     raws: dict[int, torch.Tensor]
@@ -55,6 +56,7 @@ class BracketSample:
     alignratio: float
     exposures: tuple[int, ...]
     info: dict[str, Any] = field(default_factory=dict)
+    unrounded: dict[int, torch.Tensor] | None = None
 
 
 def check_size(config: SimulationConfig) -> tuple[int, int]:
@@ -74,24 +76,35 @@ def _pointwise(linear: torch.Tensor, gain: float, meta: CameraMeta, clipping: st
 
 
 def _integrate_video(frames: torch.Tensor, window: tuple[float, float], transform, config: SimulationConfig) -> torch.Tensor:
+    """Mean of ``transform`` over the exposure's sub-frames (:func:`~simulator.exposure.video_subframe_times`).
+
+    Sub-frame time ``s`` is source frame ``s / subframes_per_key``: a whole multiple is that source frame
+    itself, anything else is interpolated between its two neighbours (with ``motion.video_peak=first_frame``
+    both clipped at the first frame's peak first, as the published generator feeds its interpolator).
+    """
     from simulator.motion import interpolate_frames
 
-    start, end = window
-    count = max(1, min(config.motion.subframes, int(round(end - start))))
-    times = [start + (i + 0.5) * (end - start) / count for i in range(count)]
+    times = video_subframe_times(window, config.motion.video_timing, config.motion.subframes)
     spk = config.motion.subframes_per_key
-    if math.floor(times[-1] / spk) + 1 >= frames.shape[0]:
+    if times[-1] / spk > frames.shape[0] - 1:
         raise DataError(
-            f"video source has {frames.shape[0]} frames; the bracket spans {end:g} sub-frames = "
-            f"{end / spk:.1f} source frames at motion.subframes_per_key={spk}"
+            f"video source has {frames.shape[0]} frames; the bracket spans {window[1]:g} sub-frames = "
+            f"{window[1] / spk:.1f} source frames at motion.subframes_per_key={spk}"
         )
+    peak = float(frames[0].max()) if config.motion.video_peak == "first_frame" else None
     total = torch.zeros_like(frames[0])
     for key in sorted({int(t // spk) for t in times}):
         fractions = [t / spk - key for t in times if int(t // spk) == key]
-        between = interpolate_frames(frames[key], frames[key + 1], fractions, method=config.motion.interpolator)
-        for frame in between:
-            total += transform(frame)
-    return total / count
+        for _ in range(fractions.count(0.0)):  # the source frame itself, never clipped (comes first in time)
+            total += transform(frames[key])
+        inner = [f for f in fractions if f != 0.0]
+        if inner:
+            pair = frames[key], frames[key + 1]
+            if peak is not None:  # published frame_inter: inputs normalised by the first frame's peak, clamped at 1
+                pair = pair[0].clamp(max=peak), pair[1].clamp(max=peak)
+            for frame in interpolate_frames(*pair, inner, method=config.motion.interpolator):
+                total += transform(frame)
+    return total / len(times)
 
 
 def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: torch.Generator) -> BracketSample:
@@ -170,18 +183,26 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         draw_levels = functools.partial(sample_eld_levels, preset)
     else:
         draw_levels = NOISE_LEVELS[noise.levels]
-    levels_used, raws = [], {s: [] for s in scaled}
+    levels_used, raws, unrounded = [], {s: [] for s in scaled}, {s: [] for s in scaled}
+    first_levels = None  # noise.bracket_iso=shared: the bracket's one draw
     for t in range(exp.frames):
         if noise.shot_noise is not None:
             levels = NoiseLevels(noise.shot_noise, noise.read_noise)
+        elif noise.bracket_iso == "shared" and first_levels is not None:  # one ISO setting for the whole bracket
+            levels = first_levels
         else:
             levels = draw_levels(generator)
+        first_levels = first_levels or levels
         levels_used.append(dataclasses.asdict(levels))
         for s, stack in scaled.items():  # the same levels at every scale, as published
             noisy = add_noise(stack[t].clamp(0, 1), levels, generator).clamp(0, 1)
             raws[s].append(quantize(noisy, noise.bit_depth, noise.black_level))
+            if config.output.previews:
+                unrounded[s].append(noisy)
     info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio}
-    return BracketSample({s: torch.stack(v) for s, v in raws.items()}, gt, meta, alignratio, tuple(multiples), info)
+    kept = {s: torch.stack(v) for s, v in unrounded.items()} if config.output.previews else None
+    stacks = {s: torch.stack(v) for s, v in raws.items()}
+    return BracketSample(stacks, gt, meta, alignratio, tuple(multiples), info, kept)
 
 
 def _downsample(stack: torch.Tensor, scale: int, method: str) -> torch.Tensor:

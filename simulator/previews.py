@@ -3,7 +3,9 @@
 * ``rgb_vis_gt.png`` — uint16 RGB, the ground truth rendered exactly as the scoring protocol renders a
   model output (``floor(clamp(mu_law(ISP(clamp(gt / 16, 0, 1))) * 65535))``); ``syn_metrics.py`` reads it.
 * ``rgb_vis_<m>.png`` — uint8 sRGB view of each input (``ISP(raw / white, sRGB) * 255``, truncated), in
-  the same folder as that input (``x2/``, ``x4/`` for BracketIRE+).
+  the same folder as that input (``x2/``, ``x4/`` for BracketIRE+). As published, rendered from the noisy
+  values before rounding to digital numbers (``BracketSample.unrounded``); from the stored digital numbers
+  only for a sample made without them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def write_previews(folder: Path, sample: BracketSample, config: SimulationConfig
     _write_png(folder / "rgb_vis_gt.png", gt)
     for scale, stack in sample.raws.items():
         target = folder if scale == 1 else folder / f"x{scale}"
-        linear = dequantize(stack, config.noise.bit_depth, config.noise.black_level)
+        if sample.unrounded is not None:
+            linear = sample.unrounded[scale]
+        else:
+            linear = dequantize(stack, config.noise.bit_depth, config.noise.black_level)
         srgb = process(linear, sample.meta, demosaicer, srgb=True)
         for multiple, image in zip(sample.exposures, srgb):
             _write_png(target / f"rgb_vis_{multiple}.png", (image * 255).permute(1, 2, 0).numpy().astype(np.uint8))

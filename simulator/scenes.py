@@ -109,7 +109,7 @@ def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torc
     else:
         frames = torch.stack([read_hdr_image(p, source.min_size) for p in spec.paths])
         if source.colorspace == "alexa_wide_gamut":
-            frames = alexa_wide_gamut_to_srgb(frames)
+            frames = alexa_wide_gamut_to_srgb(frames, matrix=source.awg_matrix)
     frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
     if source.scale != 1.0:
         frames = frames * source.scale

@@ -22,6 +22,7 @@ class SourceConfig:
     path: str | None = None  # file or folder for file-based sources
     highlight_gain: float = 1.0  # ldr: boost of near-white regions (1 = off)
     colorspace: Literal["linear_srgb", "alexa_wide_gamut"] = "linear_srgb"  # HdM-HDR-2014 clips: alexa_wide_gamut
+    awg_matrix: Literal["published", "colour_science"] = "published"  # alexa_wide_gamut -> sRGB matrix (published consts)
     scale: float = 1.0  # brightness multiplier applied to every source (alexa_wide_gamut adds the published 2^-4)
     frames_per_group: int = 12  # video: consecutive source frames per sample (published: 12)
     min_size: int = 64  # smallest accepted source side, pixels
@@ -33,7 +34,11 @@ class MotionConfig:
     model: Literal["none", "trajectory", "video"] = "trajectory"
     length: tuple[float, float] = (4.0, 24.0)  # camera path length over the bracket, pixels, drawn uniformly
     rotation: float = 0.0  # max in-plane rotation over the bracket, degrees (0: kernels, exact and fast)
-    subframes: int = 8  # sub-frames rendered per exposure when rotating or interpolating video
+    subframes: int = 8  # sub-frames per exposure when rotating, or interpolating video with video_timing=subsampled
+    video_timing: Literal["published", "subsampled"] = "published"  # video: every whole sub-frame time (1..256 per
+    # exposure, raw_1 at the GT instant, as published) or motion.subframes per exposure (an approximation, faster)
+    video_peak: Literal["first_frame", "none"] = "none"  # video: clip interpolation inputs at the first frame's peak
+    # (published: its interpolator sees frames normalised by that peak and clamped) or keep brighter lights
     subframes_per_key: int = 32  # video: sub-frame units between two source frames (published: 32)
     interpolator: str = "dis"  # video frame interpolator
 
@@ -60,10 +65,12 @@ class DownsampleConfig:
 @dataclass(frozen=True)
 class NoiseConfig:
     model: str = "heteroscedastic"  # a model in simulator.noise.NOISE_MODELS (eld draws its own levels)
-    levels: str = "iso1600near"  # a level sampler in simulator.noise.NOISE_LEVELS
+    levels: str = "iso1600near"  # a level sampler in simulator.noise.NOISE_LEVELS (calibrated: simulator/sensors.py)
     shot_noise: float | None = None  # fixed levels override the sampler (both must be given)
     read_noise: float | None = None
     eld_preset: str = "generic14"  # model eld: a shipped preset name or a calibration JSON (simulator/eld.py)
+    bracket_iso: Literal["per_frame", "shared"] = "per_frame"  # levels drawn per frame (published) or once per
+    # bracket (one ISO setting for all its frames, as a camera shoots a bracket; frames keep their own noise)
     bit_depth: int = 10
     black_level: int = 0
 

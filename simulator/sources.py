@@ -7,7 +7,8 @@ naming the file.
 * HDR stills: OpenEXR (``.exr``, through the OpenEXR package: OpenCV's wheels have no EXR codec),
   Radiance ``.hdr`` and ``.pfm`` (OpenCV), float ``.npy`` ``(H, W, 3)``.
 * HDR video frames from HdM-HDR-2014-style clips: ALEXA Wide Gamut linear EXRs, converted to sRGB
-  primaries with colour-science and scaled by 2^-4 as the published generator does.
+  primaries with the published generator's constants (or colour-science's matrix) and scaled by 2^-4 as
+  the published generator does.
 * LDR photos (``.png``, ``.jpg``): sRGB-decoded to linear, optionally with synthetic highlights.
 * ``builtin``: procedural HDR scenes (texture, sharp edges, light sources hundreds of times brighter
   than the background, deep shadows), deterministic from a seed: the default for demos and tests.
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from simulator.color import srgb_to_linear
-from simulator.errors import DataError
+from simulator.errors import ConfigError, DataError
 
 HDR_SUFFIXES = (".exr", ".hdr", ".pfm", ".npy")
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -87,29 +88,60 @@ def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
     return _validate(np.asarray(rgb, dtype=np.float32), path, min_size)
 
 
+# ALEXA Wide Gamut -> linear sRGB primaries as the published generator writes it: ``AlexaWideGamut2sRGB`` in
+# ``read_exr`` of ``syn_data_gen/function.py`` (cszhilu1998/BracketIRE, 2024), applied there to row vectors
+# (``pixels @ M``). Stored here transposed, for column vectors (``out = M @ rgb``). It differs from
+# colour-science's ``matrix_RGB_to_RGB`` by up to 1.8e-4 per coefficient.
+AWG_TO_SRGB_PUBLISHED = (
+    (1.617523436306807, -0.537286622188294, -0.080236814118512),
+    (-0.070572740897816, 1.334613062330328, -0.264040321432512),
+    (-0.021101728042793, -0.226953875218266, 1.248055603261060),
+)
+AWG_MATRICES = ("published", "colour_science")
+
+
 @functools.lru_cache(maxsize=1)
-def _alexa_to_srgb() -> np.ndarray:
+def _alexa_to_srgb_colour() -> np.ndarray:
     import colour
 
     spaces = colour.RGB_COLOURSPACES
     alexa = spaces["ALEXA Wide Gamut"] if "ALEXA Wide Gamut" in spaces else spaces["ARRI Wide Gamut 3"]  # renamed
-    return colour.matrix_RGB_to_RGB(alexa, spaces["sRGB"]).astype(np.float32)
+    return colour.matrix_RGB_to_RGB(alexa, spaces["sRGB"])
 
 
-def alexa_wide_gamut_to_srgb(rgb: torch.Tensor, scale: float = HDM_SCALE) -> torch.Tensor:
-    """HdM-HDR-2014 frame (linear ALEXA Wide Gamut) -> linear sRGB primaries, clipped at 0 and scaled.
+def alexa_to_srgb_matrix(matrix: str = "published") -> np.ndarray:
+    """``[3, 3]`` float64 ALEXA Wide Gamut -> linear sRGB matrix for column vectors.
 
     Args:
-        rgb: ``[..., 3, H, W]`` linear ALEXA Wide Gamut.
+        matrix: ``"published"`` (the published generator's constants, :data:`AWG_TO_SRGB_PUBLISHED`) or
+            ``"colour_science"`` (colour-science's ``matrix_RGB_to_RGB``, chromatic adaptation off).
+    """
+    if matrix == "published":
+        return np.array(AWG_TO_SRGB_PUBLISHED, dtype=np.float64)
+    if matrix == "colour_science":
+        return np.array(_alexa_to_srgb_colour(), dtype=np.float64)
+    raise ConfigError(f"source.awg_matrix={matrix!r}; expected one of {', '.join(AWG_MATRICES)}")
+
+
+def alexa_wide_gamut_to_srgb(rgb: torch.Tensor, scale: float = HDM_SCALE, matrix: str = "published") -> torch.Tensor:
+    """HdM-HDR-2014 frame (linear ALEXA Wide Gamut) -> linear sRGB primaries, clipped at 0 and scaled.
+
+    As the published ``read_exr``: clip at 0, scale, multiply by the matrix in float64, back to the input's
+    dtype. Negatives the matrix creates are set to 0 here (the published code keeps them, but every later
+    step of its pipeline clips them to 0 first, so the results agree).
+
+    Args:
+        rgb: ``[..., 3, H, W]`` linear ALEXA Wide Gamut, float.
         scale: the published generator multiplies by 2^-4.
+        matrix: ``"published"`` or ``"colour_science"`` (see :func:`alexa_to_srgb_matrix`).
 
     Returns:
-        Same shape, linear sRGB primaries, >= 0 before the matrix (negatives the matrix creates are kept
-        at 0 too).
+        Same shape and dtype, linear sRGB primaries, >= 0.
     """
-    matrix = torch.from_numpy(_alexa_to_srgb()).to(rgb)
-    out = torch.einsum("ij,...jhw->...ihw", matrix, rgb.clamp_min(0) * scale)
-    return out.clamp_min(0)
+    weights = torch.from_numpy(alexa_to_srgb_matrix(matrix)).to(rgb.device)
+    scaled = (rgb.clamp_min(0) * scale).to(rgb.dtype)
+    out = torch.einsum("ij,...jhw->...ihw", weights, scaled.double())
+    return out.to(rgb.dtype).clamp_min(0)
 
 
 def read_ldr_image(path: str | Path, highlight_gain: float = 1.0, min_size: int = 16) -> torch.Tensor:

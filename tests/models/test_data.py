@@ -2,10 +2,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from models.data import BracketDataset, _augment
+import numpy as np
+
+from models.data import AUGMENT_MODES, BracketDataset, _augment, augment_published, published_batch_flips
 from simulator.bayer import pack, unpack
 from simulator.dataset import generate_dataset
-from simulator.errors import DataError
+from simulator.errors import BracketIREError, DataError
 from simulator.settings import load_simulation_config
 
 
@@ -58,3 +60,31 @@ def test_loader_batches_and_bad_inputs(datasets):
         BracketDataset(datasets / "syn", "Train", "train", patch=512)[0]
     with pytest.raises(DataError, match="mode='training'"):
         BracketDataset(datasets / "syn", "Train", "training")
+
+
+def test_published_augmentation_transposes_planes_without_the_green_swap():
+    # models/networks.py augment (cszhilu1998/BracketIRE): flip(-1), flip(-2), transpose(-1, -2) on the batch
+    raws = torch.rand(3, 5, 4, 6, 6, generator=torch.Generator().manual_seed(0))
+    gt = torch.rand(3, 4, 6, 6, generator=torch.Generator().manual_seed(1))
+    out_raws, out_gt = augment_published(raws, gt, np.array([1, 0, 1]))
+    assert torch.equal(out_raws, raws.flip(-1).transpose(-1, -2))  # plane order kept: Gr stays in plane 1
+    assert torch.equal(out_gt, gt.flip(-1).transpose(-1, -2))
+    bayer_mode, _ = _augment(raws[0], gt[0], np.array([1, 0, 1]))
+    assert not torch.equal(out_raws[0], bayer_mode) and torch.equal(out_raws[0][:, [0, 2, 1, 3]], bayer_mode)
+    assert torch.equal(augment_published(raws, gt, np.array([0, 0, 0]))[0], raws)
+
+
+def test_published_augmentation_draws_once_per_step_from_seed_and_step():
+    draws = np.array([published_batch_flips(5, step) for step in range(400)])
+    assert np.array_equal(draws, np.array([published_batch_flips(5, step) for step in range(400)]))
+    assert set(np.unique(draws)) == {0, 1}
+    assert np.all(np.abs(draws.mean(axis=0) - 0.5) < 0.1)  # each operation with probability 1/2
+    assert not np.array_equal(draws, np.array([published_batch_flips(6, step) for step in range(400)]))
+
+
+def test_augment_mode_is_a_checked_data_setting():
+    from models.train_config import DataSection, load_run_config
+
+    assert DataSection().augment == "bayer" and AUGMENT_MODES == ("bayer", "published", "none")
+    with pytest.raises(BracketIREError, match="data.augment='flip'"):
+        load_run_config(overrides=["data.augment=flip"])

@@ -174,3 +174,28 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint(data,
     with pytest.raises(DataError, match="the loss is nan at step 3"):
         train(_config(data, "train.iters=6", "train.save_every=1"), tmp_path / "diverged")
     assert load_training_state(tmp_path / "diverged" / "checkpoints" / "last.pt")["scheduler"]["step"] == 2
+
+
+def test_published_augmentation_reaches_the_training_batches(data, tmp_path, monkeypatch):
+    import models.runner as runner
+    from models.data import published_batch_flips
+
+    seen, datasets = [], []
+    real_augment, real_dataset = runner.augment_published, runner.BracketDataset
+
+    def spy_augment(raws, gt, flips):
+        seen.append((tuple(raws.shape), tuple(int(f) for f in flips)))
+        return real_augment(raws, gt, flips)
+
+    def spy_dataset(*args, **kwargs):
+        datasets.append(kwargs["augment"])
+        return real_dataset(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "augment_published", spy_augment)
+    monkeypatch.setattr(runner, "BracketDataset", spy_dataset)
+    train(_config(data, "data.augment=published"), tmp_path / "published")
+    # one draw per batch, from (seed, step); the items themselves are not augmented
+    assert seen == [((2, 5, 4, 32, 32), tuple(published_batch_flips(0, step))) for step in range(4)]
+    assert datasets == [False]
+    train(_config(data, "train.iters=1"), tmp_path / "bayer")  # the default: per item, in the dataset
+    assert len(seen) == 4 and datasets == [False, True]
