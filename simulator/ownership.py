@@ -21,21 +21,61 @@ import os
 import re
 import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from simulator.errors import ConfigError
+from simulator.errors import ConfigError, DataError
 
 WRITTEN_BY = "bracketire"
 SAMPLE_MARKER = "sample.json"
 RUN_MARKER = ".bracketire-run"
-_UMASK = os.umask(0o022)  # os.umask can only be read by setting it: read once, put back at once
-os.umask(_UMASK)
+
+
+def current_umask() -> int:
+    """The process umask, read from ``/proc/self/status`` where it can be (os.umask can only read by setting)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def apply_umask(path: str | os.PathLike[str]) -> None:
     """Give ``path`` the mode ``open()`` / ``mkdir()`` would have given it under the user's umask."""
     path = Path(path)
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
+
+
+@contextmanager
+def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a unique temporary path beside ``path``; on success it replaces ``path`` (umask applied).
+
+    The temporary is ``.<name>.<random>.tmp``: two processes never share one, and a killed writer's is
+    swept on the next start. On any error it is removed, and an ``OSError`` (a full disk, a read-only folder)
+    becomes one ``DataError`` line naming ``path``.
+    """
+    path = Path(path)
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(handle)
+    except OSError as err:
+        raise DataError(f"{path}: cannot be written ({err.strerror or err})") from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        apply_umask(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise DataError(f"{path}: cannot be written ({err.strerror or err})") from None
+        raise
 
 
 def _json_object(path: Path) -> dict | None:
@@ -168,13 +208,14 @@ def _runs_csv(path: Path) -> bool:
 RESULT_KINDS = {"score json": _score_json, "score csv": _score_csv, "runs table": _runs_csv}
 
 
-def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: str) -> None:
+def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: str, create_parent: bool = False) -> None:
     """A result file may be written at ``path``: absent, or a regular file holding one of our ``kind`` results.
 
     Args:
         path: the target (None: nothing to check).
         kind: a key of :data:`RESULT_KINDS` (``"score json"``, ``"score csv"``, ``"runs table"``).
         option: how the user named it (``--json``), for the message.
+        create_parent: the writer creates the folder: it need not exist, only be creatable.
 
     Raises:
         ConfigError: the target is a folder, a link, not writable, or a file the toolkit did not write.
@@ -191,7 +232,9 @@ def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: st
             raise ConfigError(f"{option} {path}: exists and is not a {kind} written by bracketire; "
                               "refusing to overwrite it (remove it or choose another file name)")
     parent = path.parent
-    if not parent.is_dir():
+    if create_parent:
+        check_output_folder(parent, option)
+    elif not parent.is_dir():
         raise ConfigError(f"{option} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {path}: folder {parent} is not writable")
