@@ -31,7 +31,7 @@ TINY = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile_train_data")
-    config = load_simulation_config("bracketire", ["output.size=[96,96]", "num_samples=3", "output.split=Train",
+    config = load_simulation_config("bracketire", ["output.size=[128,128]", "num_samples=3", "output.split=Train",
                                                    "motion.model=none"])
     generate_dataset(config, root, progress=False)
     return root
