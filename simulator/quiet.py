@@ -1,9 +1,9 @@
 """Silence what native image libraries print on their own, so a bad file gives exactly one error line.
 
 OpenCV logs ``[ERROR:0@...] global loadsave.cpp ...`` for unreadable files, libpng writes warnings to the
-C ``stderr``, and OpenEXR's C++ code writes to ``stderr`` and even ``stdout`` (where it would corrupt a
-command's table output). None of that passes through Python's ``sys.stderr``, so the file descriptors
-themselves are redirected while a decoder runs::
+C ``stderr``, and OpenEXR's C++ code writes to ``stderr`` and its Python binding warns on ``stdout`` (where it would corrupt a
+command's table output). Most of that bypasses Python's streams, so the file descriptors themselves (and
+``sys.stdout`` / ``sys.stderr``) are redirected while a decoder runs::
 
     with native_output_silenced() as captured:
         image = cv2.imread(path)
@@ -15,6 +15,7 @@ Decoders run one at a time inside the block (a lock): file descriptors are share
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 import sys
 import tempfile
@@ -71,18 +72,22 @@ def native_output_silenced() -> Iterator[Captured]:
         except OSError:  # no file descriptors to redirect (an embedded interpreter): run as is
             yield captured
             return
+        python_streams = sys.stdout, sys.stderr
+        text = io.StringIO()  # bindings that print through Python (pybind11's py::print) land here
         try:
             with tempfile.TemporaryFile() as sink:
                 os.dup2(sink.fileno(), 1)
                 os.dup2(sink.fileno(), 2)
+                sys.stdout = sys.stderr = text
                 try:
                     yield captured
                 finally:
+                    sys.stdout, sys.stderr = python_streams
                     _flush_c_streams()
                     os.dup2(saved[0], 1)
                     os.dup2(saved[1], 2)
                     sink.seek(0)
-                    captured.text = sink.read().decode("utf-8", "replace")
+                    captured.text = text.getvalue() + sink.read().decode("utf-8", "replace")
         finally:
             os.close(saved[0])
             os.close(saved[1])
