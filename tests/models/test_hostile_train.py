@@ -176,3 +176,27 @@ def test_checkpoint_temporaries_are_unique(tmp_path):
     save_checkpoint(target, {"step": torch.tensor(1)})
     assert torch.load(target, weights_only=True)["step"] == 1
     assert sorted(p.name for p in target.parent.iterdir()) == ["last.pt", "last.pt.tmp"]
+
+
+def test_a_full_disk_while_checkpointing_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import errno
+
+    def full(payload, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", full)
+    target = tmp_path / "checkpoints" / "last.pt"
+    with pytest.raises(Exception) as caught:
+        save_checkpoint(target, {"step": 1})
+    assert type(caught.value).__name__ == "DataError"
+    assert str(caught.value) == f"{target}: cannot be written (No space left on device)"
+    assert os.listdir(target.parent) == []
+
+
+def test_bench_never_appends_to_a_runs_table_it_did_not_write(tmp_path):
+    table = tmp_path / "bench.csv"
+    table.write_text("name,grade\nalice,A\n")
+    result = CliRunner(env={"BRACKETIRE_RUNS": str(tmp_path)}).invoke(
+        cli.cli, ["bench", "--model", "merge", "--no-progress"])
+    _one_error_line(result, "bench.csv", "not a runs table written by bracketire")
+    assert table.read_text() == "name,grade\nalice,A\n"

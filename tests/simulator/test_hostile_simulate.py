@@ -232,3 +232,14 @@ def test_kill_9_takes_the_workers_down_and_resume_works_at_once(tmp_path):
     assert "kept from before" in result.stdout
     manifest = json.loads((out / "manifest_Test.json").read_text())
     assert manifest["count"] == 30
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write into read-only folders")
+def test_an_unwritable_out_is_one_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _one_error_line(_simulate(locked / "data"), "--out", "not writable")
+    finally:
+        locked.chmod(0o700)
