@@ -3,6 +3,7 @@
     check_run_config(config)                  # ConfigError naming the key, value and what was expected
     check_training_data(config)               # DataError naming the folder or sample, before the run folder exists
     check_resumable(state, config, model, p)  # TrainingError for another model's or an incomplete checkpoint
+    build_run_model(config)                   # ConfigError when the constructor rejects the model arguments
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from models.train_config import RunConfig
-from simulator.errors import ConfigError, DataError, TrainingError
+from simulator.errors import BracketIREError, ConfigError, DataError, TrainingError
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 CHECKPOINT_KEYS = ("params", "optimizer", "scaler", "scheduler", "rng")
@@ -142,3 +143,20 @@ def check_resumable(state: Mapping[str, Any], config: RunConfig, model: nn.Modul
             first = (absent or extra or shapes)[0]
             raise TrainingError(f"{path}: {key} does not fit {config.model} ({len(absent)} missing, {len(extra)} "
                                 f"unexpected, {len(shapes)} mis-shaped keys, e.g. {first})")
+
+
+def build_run_model(config: RunConfig) -> nn.Module:
+    """The registered model with the run's arguments; a constructor that rejects them is a setting error.
+
+    Raises:
+        ConfigError: naming the model, its arguments and the constructor's complaint.
+    """
+    from models import build_model
+
+    try:
+        return build_model(config.model, **dict(config.model_args))
+    except BracketIREError:
+        raise
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, AssertionError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"model {config.model!r} cannot be built with {dict(config.model_args)}: {first}") from None

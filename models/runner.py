@@ -40,11 +40,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from models import build_model
 from models.bracket import mu_law_l1
 from models.data import BracketDataset
 from models.layers.spynet import SPyNet
-from models.run_checks import check_resumable, check_run_config, check_training_data
+from models.run_checks import build_run_model, check_resumable, check_run_config, check_training_data
 from models.run_folder import open_run_folder, roll_back_log
 from models.train_config import RunConfig, learning_rate, save_run_config
 from simulator import __version__
@@ -269,7 +268,7 @@ def _train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fa
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
-    model = build_model(config.model, **dict(config.model_args)).to(device)
+    model = build_run_model(config).to(device)
     ema = ModelEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.lr), lr=cfg.lr, betas=cfg.betas,
                                   weight_decay=cfg.weight_decay)

@@ -200,3 +200,8 @@ def test_bench_never_appends_to_a_runs_table_it_did_not_write(tmp_path):
         cli.cli, ["bench", "--model", "merge", "--no-progress"])
     _one_error_line(result, "bench.csv", "not a runs table written by bracketire")
     assert table.read_text() == "name,grade\nalice,A\n"
+
+
+def test_model_arguments_the_constructor_rejects_are_one_line(data, tmp_path):
+    result = _train(tmp_path / "run", data, "train.iters=1", "model.mid_channels=-4")
+    _one_error_line(result, "model 'tmrnet' cannot be built", "'mid_channels': -4")
