@@ -245,9 +245,11 @@ def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path) -
     """Plot PSNR against model size, compute or runtime."""
     from leaderboards.plots import plot_psnr
     from leaderboards.table import load_leaderboard
+    from simulator.ownership import check_replaceable
 
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise DataError(f"{out}: expected a .png, .pdf or .svg file name")
+    check_replaceable(out, "plot", "--out")
     rows = load_leaderboard(task, protocol, include_runs).rows
     if rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")

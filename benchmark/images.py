@@ -17,13 +17,12 @@ import cv2
 import numpy as np
 
 from simulator.errors import DataError
+from simulator.ownership import apply_umask
 from simulator.quiet import native_output_silenced, quiet_opencv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 28  # 268 M pixels (1.5 GiB as uint16 RGB): refuse to decode anything larger
 quiet_opencv()
-_UMASK = os.umask(0o022)  # read the process umask once (os.umask can only be read by setting it) ...
-os.umask(_UMASK)  # ... and put it back: files written here get the permissions open() would give them
 
 
 class PngHeader(NamedTuple):
@@ -146,7 +145,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600
+        apply_umask(tmp)  # mkstemp creates 0600; the umask is read now, not at import
         os.replace(tmp, target)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)

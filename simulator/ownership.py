@@ -205,7 +205,16 @@ def _runs_csv(path: Path) -> bool:
     return {"model", "task", "protocol", "psnr"} <= set(_first_row(path))
 
 
-RESULT_KINDS = {"score json": _score_json, "score csv": _score_csv, "runs table": _runs_csv}
+def _plot(path: Path) -> bool:
+    """Matplotlib names itself in what it writes (PNG Software text, PDF Creator, SVG comment)."""
+    try:
+        with open(path, "rb") as handle:
+            return b"matplotlib" in handle.read(1 << 16).lower()
+    except OSError:
+        return False
+
+
+RESULT_KINDS = {"score json": _score_json, "score csv": _score_csv, "runs table": _runs_csv, "plot": _plot}
 
 
 def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: str, create_parent: bool = False) -> None:
@@ -213,7 +222,7 @@ def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: st
 
     Args:
         path: the target (None: nothing to check).
-        kind: a key of :data:`RESULT_KINDS` (``"score json"``, ``"score csv"``, ``"runs table"``).
+        kind: a key of :data:`RESULT_KINDS` (``"score json"``, ``"score csv"``, ``"runs table"``, ``"plot"``).
         option: how the user named it (``--json``), for the message.
         create_parent: the writer creates the folder: it need not exist, only be creatable.
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import DataError, WeightsNotFoundError
+from simulator.ownership import apply_umask
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def download(spec: WeightSpec, url: str, target: Path, timeout: float = 60.0) ->
         digest = sha256_of(tmp)
         if spec.sha256 and digest not in spec.sha256:
             raise DataError(f"{url}: downloaded {spec.name} weights have SHA-256 {digest}; expected one of {list(spec.sha256)}")
+        apply_umask(tmp)  # mkstemp makes it 0600; a shared cache follows the user's umask
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

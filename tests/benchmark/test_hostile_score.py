@@ -132,3 +132,15 @@ def test_broken_images_give_one_line_and_no_native_noise_on_stdout_or_stderr(tmp
         assert type(caught.value).__name__ == "DataError" and str(path) in str(caught.value)
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # OpenCV's [ERROR...] lines, libpng and OpenEXR's text all silenced
+
+
+def test_plot_replaces_its_own_figure_but_never_the_users_image(tmp_path):
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    result = CliRunner().invoke(cli.cli, ["plot", "--out", str(photo)])
+    _one_error_line(result, "--out", "holiday.png", "not a plot written by bracketire")
+    assert photo.read_bytes() == b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    figure = tmp_path / "figure.png"
+    for _ in range(2):
+        result = CliRunner().invoke(cli.cli, ["plot", "--out", str(figure)])
+        assert result.exit_code == 0, result.output
