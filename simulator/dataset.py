@@ -76,13 +76,15 @@ _WATCHED: set[int] = set()
 
 
 def _die_with_parent(parent: int) -> None:
-    """In a worker process started by ``parent``: exit as soon as ``parent`` is gone (e.g. ``kill -9``).
+    """In a worker process started by ``parent`` (loky): exit as soon as ``parent`` is gone (e.g. ``kill -9``).
 
     Orphaned loky workers would otherwise go on writing into ``--out`` for minutes, racing the ``--resume``
-    that follows. Threads and remote (dask / ray) workers are not children of ``parent``: nothing to watch.
+    that follows. ``parent`` is 0 for threads and remote (dask / ray) workers: nothing to watch.
     """
-    if os.getpid() == parent or os.getppid() != parent or parent in _WATCHED:
+    if not parent or os.getpid() == parent or parent in _WATCHED:
         return
+    if os.getppid() != parent:  # the parent died before this task reached us: write nothing
+        os._exit(1)
     _WATCHED.add(parent)
 
     def watch() -> None:
@@ -260,7 +262,8 @@ def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec]
     threads = max(1, torch.get_num_threads() // max(1, workers))
     if workers > 1:
         _prepare_backend(backend)
-        jobs = (delayed(_make_sample)(config, spec, out, threads, os.getpid()) for spec in todo)
+        parent = os.getpid() if backend in ("loky", "multiprocessing") else 0  # workers that are our children
+        jobs = (delayed(_make_sample)(config, spec, out, threads, parent) for spec in todo)
         results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
     else:
         results = (_make_sample(config, spec, out, threads) for spec in todo)

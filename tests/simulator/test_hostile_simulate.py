@@ -216,7 +216,13 @@ def test_kill_9_takes_the_workers_down_and_resume_works_at_once(tmp_path):
             "--workers", "2", "--no-progress"]
     run = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300  # a liveness bound for a loaded machine, not a speed requirement
-    while time.monotonic() < deadline and run.poll() is None and not (out / "manifest_Test.json").exists():
+    def written():
+        try:
+            return json.loads((out / "manifest_Test.json").read_text())["count"]
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    while time.monotonic() < deadline and run.poll() is None and written() < 4:  # both workers busy by now
         time.sleep(0.1)
     workers = _children(run.pid)  # loky's worker processes (and its resource tracker)
     assert run.poll() is None and workers, "simulate finished before it could be killed; make it longer"
