@@ -33,15 +33,15 @@ def open_run_folder(run_dir: Path, resume: bool, rank: int = 0) -> Iterator[None
     """
     run_dir = Path(run_dir)
     last = run_dir / "checkpoints" / "last.pt"
+    if resume and not last.is_file():
+        raise DataError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
+    if rank != 0:  # rank 0 owns the folder; the others would race its marker
+        yield
+        return
     check_output_folder(run_dir)
     if run_dir.is_dir() and any(run_dir.iterdir()) and not is_our_run(run_dir):
         raise ConfigError(f"--out {run_dir}: holds files bracketire did not write (no {RUN_MARKER}); "
                           "choose a new or empty folder")
-    if resume and not last.is_file():
-        raise DataError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
-    if rank != 0:
-        yield
-        return
     run_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(run_dir, "train", f"train --out {run_dir}"):
         if not resume and last.exists():  # checked under the lock: a concurrent second run meets the lock first

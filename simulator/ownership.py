@@ -245,5 +245,5 @@ def check_replaceable(path: str | os.PathLike[str] | None, kind: str, option: st
         check_output_folder(parent, option)
     elif not parent.is_dir():
         raise ConfigError(f"{option} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {path}: folder {parent} is not writable")

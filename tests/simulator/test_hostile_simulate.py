@@ -210,7 +210,7 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker processes through /proc (Linux)")
-def test_kill_9_takes_the_workers_down_and_resume_works_at_once(tmp_path):
+def test_a_second_run_is_refused_and_kill_9_takes_the_workers_down_and_resume_works_at_once(tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "cli.py", "simulate", "--out", str(out), "--size", "64x64", "--num-samples", "30",
             "--workers", "2", "--no-progress"]
@@ -224,8 +224,10 @@ def test_kill_9_takes_the_workers_down_and_resume_works_at_once(tmp_path):
 
     while time.monotonic() < deadline and run.poll() is None and written() < 4:  # both workers busy by now
         time.sleep(0.1)
+    second = _simulate(out, "--num-samples", "30", "--resume")  # a concurrent second run on the same folder
     workers = _children(run.pid)  # loky's worker processes (and its resource tracker)
     assert run.poll() is None and workers, "simulate finished before it could be killed; make it longer"
+    _one_error_line(second, f"pid {run.pid}", "in use by another bracketire run")
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 60
