@@ -7,7 +7,9 @@ prints a short message and exits with code 1; ``--debug`` shows the traceback in
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +17,59 @@ import click
 
 from benchmark.protocols import protocol_names
 from simulator import __version__
-from simulator.errors import BracketIREError, DataError
+from simulator.errors import BracketIREError, ConfigError, DataError
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line; for an error re-raised from a DataLoader worker, the worker's own line."""
+    text = str(err).strip()
+    if "Original Traceback" in text:  # torch wraps a worker's exception with the worker's traceback
+        last = text.splitlines()[-1].strip()
+        kind, sep, message = last.partition(": ")
+        text = message if sep and kind.replace(".", "").replace("_", "").isalnum() else last
+    elif isinstance(err, OSError) and not isinstance(err, BracketIREError) and err.strerror:
+        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror  # disk full, permission
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+class _Terminated(SystemExit):
+    """SIGTERM turned into an exception, so ``with`` blocks and ``finally`` clauses clean up on the way out."""
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    raise _Terminated(128 + signum)
 
 
 class _Toolkit(click.Group):
     """A click group that applies the toolkit's error policy to every command."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # a bad option value: one line too, with click's exit code 2
+            click.echo(f"error: {' '.join(err.format_message().split())}", err=True)
+            ctx.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except BracketIREError as err:
+        except _Terminated:
+            click.echo("error: terminated (SIGTERM); temporary files removed", err=True)
+            raise
+        except (BracketIREError, OSError) as err:  # bad input, or what the machine refuses (disk full, permission)
             if ctx.meta.get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {_one_line(err)}", err=True)
             ctx.exit(2)
         except Exception as err:
             if ctx.meta.get("debug"):
                 raise
-            click.echo(f"unexpected error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True)
+            click.echo(f"unexpected error: {type(err).__name__}: {_one_line(err)} (run with --debug for the traceback)",
+                       err=True)
             ctx.exit(1)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -78,7 +112,10 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
           workers: int | None, progress: bool | None) -> None:
     """Score a submission folder or flat .zip of 16-bit PNGs against ground truth."""
     from benchmark.scoring import score as score_submission
+    from simulator.ownership import check_replaceable
 
+    check_replaceable(json_path, "score json", "--json")  # before any work: never overwrite a file not ours
+    check_replaceable(csv_path, "score csv", "--csv")
     result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
     if json_path:
         result.write_json(json_path)
@@ -144,6 +181,8 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
 
     extra = [*([f"data.root={data}"] if data else []), *([f"train.iters={iters}"] if iters else [])]
     previous = out / "config.yaml"
+    if resume and config_path is None and (out / "checkpoints" / "last.pt").is_file() and not previous.is_file():
+        raise ConfigError(f"{previous}: missing, so the run's settings are unknown; pass --config with them to resume")
     base = load_run_config(previous) if resume and previous.is_file() and config_path is None else None
     config = load_run_config(config_path, [*extra, *overrides], model=model_name, base=base)
     result = train_model(config, out, resume=resume)
@@ -168,7 +207,9 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
     """Run a model over a test split, render and score it as published, and log a runs row."""
     from benchmark.bench import bench as run_bench
     from benchmark.bench import bench_table
+    from simulator.ownership import check_replaceable
 
+    check_replaceable(json_path, "score json", "--json")
     result = run_bench(model_name, weights, data, protocol, device, progress=progress)
     if json_path:
         result.score.write_json(json_path)
@@ -204,9 +245,11 @@ def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path) -
     """Plot PSNR against model size, compute or runtime."""
     from leaderboards.plots import plot_psnr
     from leaderboards.table import load_leaderboard
+    from simulator.ownership import check_replaceable
 
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise DataError(f"{out}: expected a .png, .pdf or .svg file name")
+    check_replaceable(out, "plot", "--out")
     rows = load_leaderboard(task, protocol, include_runs).rows
     if rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")

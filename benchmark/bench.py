@@ -23,11 +23,13 @@ from benchmark.render import render_png_array
 from benchmark.scoring import ScoreResult, score
 from models import MODELS, build_model, parameter_count
 from models.checkpoints import load_checkpoint, read_model_config
+from models.run_checks import check_device
 from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
 from simulator.dataset import manifest_path
 from simulator.errors import DataError, WeightsNotFoundError
 from simulator.layout import list_frames, read_frame
+from simulator.ownership import check_replaceable
 from simulator.registry import unknown_name
 from simulator.weights import cache_dir, resolve_weights, sha256_of
 
@@ -73,6 +75,8 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         DataError: a model that needs weights was given none (the message lists what runs without).
     """
     proto: Protocol = get_protocol(protocol)
+    check_device("--device", device)
+    check_replaceable(runs_folder(runs_dir) / "bench.csv", "runs table", "runs table", create_parent=True)  # rows are appended there
     weights = _find_weights(model_name, weights)
     saved = read_model_config(weights) if weights is not None else None
     if saved is not None and saved["name"] != model_name:

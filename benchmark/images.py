@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 
 from simulator.errors import DataError
+from simulator.ownership import apply_umask
+from simulator.quiet import native_output_silenced, quiet_opencv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 28  # 268 M pixels (1.5 GiB as uint16 RGB): refuse to decode anything larger
-_UMASK = os.umask(0o022)  # read the process umask once (os.umask can only be read by setting it) ...
-os.umask(_UMASK)  # ... and put it back: files written here get the permissions open() would give them
+quiet_opencv()
 
 
 class PngHeader(NamedTuple):
@@ -102,7 +103,8 @@ def read_png16(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, label
         data = np.fromfile(path, dtype=np.uint8)  # also handles non-ASCII paths, unlike cv2.imread on Windows
     except OSError as err:
         raise DataError(f"{label}: cannot be read ({err.strerror or err})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with native_output_silenced():  # libpng warnings go to the C stderr
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError(f"{label}: cannot be decoded as a PNG (corrupt or truncated file)")
     if image.dtype != np.uint16 or image.shape != (header.height, header.width, 3):  # header and data disagree
@@ -143,7 +145,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600
+        apply_umask(tmp)  # mkstemp creates 0600; the umask is read now, not at import
         os.replace(tmp, target)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)

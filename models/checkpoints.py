@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from simulator.errors import DataError
+from simulator.weights import load_weights_only
 
 _WRAPPERS = ("state_dict", "params_ema", "params", "model")
 _PREFIXES = ("module.", "netTMRNet.", "generator.")
@@ -27,10 +28,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for files that are not weights-only checkpoints
-        raise DataError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    state = load_weights_only(path)
     while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
         if inner is None:
@@ -49,10 +47,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 def read_model_config(path: str | os.PathLike[str]) -> dict | None:
     """``{"name": ..., "kwargs": {...}}`` saved by the runner in its checkpoints, or None for other files."""
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # several types for files that are not weights-only checkpoints
-        raise DataError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    state = load_weights_only(path)
     config = state.get("model_config") if isinstance(state, dict) else None
     if config is None:
         return None

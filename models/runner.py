@@ -40,13 +40,16 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from models import build_model
 from models.bracket import mu_law_l1
 from models.data import BracketDataset, augment_published, published_batch_flips
 from models.layers.spynet import SPyNet
+from models.run_checks import build_run_model, check_resumable, check_run_config, check_training_data
+from models.run_folder import open_run_folder, roll_back_log
 from models.train_config import RunConfig, learning_rate, save_run_config
 from simulator import __version__
-from simulator.errors import DataError
+from simulator.errors import DataError, TrainingError
+from simulator.ownership import replace_atomically
+from simulator.weights import load_weights_only
 
 Validator = Callable[[nn.Module, int], dict[str, float]]
 UNIT_WHITE = 16.0  # the shortest exposure's white level on the unit frame's scale
@@ -181,17 +184,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with replace_atomically(path) as tmp:  # a unique temporary: concurrent writers never share one
+        torch.save(payload, tmp)
 
 
 def load_training_state(path: Path) -> dict[str, Any]:
     """A run checkpoint, read with ``weights_only=True``."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # several exception types for damaged or foreign files
-        raise DataError(f"{path}: not a readable training checkpoint ({err})") from None
+    state = load_weights_only(path, "training checkpoint")
+    if not isinstance(state, dict):
+        raise TrainingError(f"{path}: not a training checkpoint of this toolkit (expected a dict, got {type(state).__name__})")
+    return state
 
 
 class _Log:
@@ -225,6 +227,19 @@ class _Log:
 
 def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = False,
           validate: Validator | None = None, stop_at: int | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data.root``, writing the run folder ``run_dir`` (see :func:`_train`).
+
+    Every setting, the training data and the folder are checked first, so a bad run creates nothing; the
+    folder is then locked for the run (:func:`models.run_folder.open_run_folder`).
+    """
+    check_run_config(config)
+    check_training_data(config)
+    with open_run_folder(Path(run_dir), resume, rank=int(os.environ.get("RANK", "0"))):
+        return _train(config, run_dir, resume, validate, stop_at)
+
+
+def _train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = False,
+           validate: Validator | None = None, stop_at: int | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data.root``, writing the run folder ``run_dir``.
 
     Args:
@@ -253,7 +268,7 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
-    model = build_model(config.model, **dict(config.model_args)).to(device)
+    model = build_run_model(config).to(device)
     ema = ModelEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.lr), lr=cfg.lr, betas=cfg.betas,
                                   weight_decay=cfg.weight_decay)
@@ -265,6 +280,7 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
     step = 0
     if resume:
         state = load_training_state(last)
+        check_resumable(state, config, model, last)
         model.load_state_dict(state["params"])
         if ema is not None and "params_ema" in state:
             ema.module.load_state_dict(state["params_ema"])
@@ -272,6 +288,8 @@ def train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fal
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step = int(state["scheduler"]["step"])
+        if rank == 0:
+            roll_back_log(run_dir, step)  # rows after the checkpoint are logged again by this run
         _set_rng_state(state["rng"])
     if rank == 0:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)

@@ -139,7 +139,19 @@ class CameraMeta:
         missing = [k for k in _MATRICES + _GAINS if k not in data]
         if missing:
             raise DataError(f"{source}: missing camera metadata key(s) {missing}")
-        return cls(**{k: torch.tensor(data[k], dtype=torch.float32) for k in _MATRICES + _GAINS})
+        values = {}
+        for k in _MATRICES + _GAINS:
+            expected = "a 3x3 list of numbers" if k in _MATRICES else "a number"
+            try:
+                values[k] = torch.tensor(data[k], dtype=torch.float32)
+            except (TypeError, ValueError, RuntimeError):
+                raise DataError(f"{source}: {k} is {data[k]!r:.60}; expected {expected}") from None
+            if not torch.isfinite(values[k]).all():
+                raise DataError(f"{source}: {k} holds NaN or infinite values; expected finite numbers")
+        try:
+            return cls(**values)
+        except DataError as err:
+            raise DataError(f"{source}: {err}") from None
 
     @staticmethod
     def stack(metas: Sequence[CameraMeta]) -> CameraMeta:

@@ -9,10 +9,12 @@ configuration, the toolkit version and, per sample, its noise levels, motion len
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import shutil
+import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +25,15 @@ import torch
 
 from simulator import __version__
 from simulator.config import to_dict
-from simulator.errors import BracketIREError, DataError
+from simulator.errors import BracketIREError, ConfigError, DataError, MissingDependencyError
 from simulator.layout import write_frame
-from simulator.pipeline import check_size, simulate_sample
+from simulator.lock import OutputLock
+from simulator.ownership import WRITTEN_BY, apply_umask, check_output_folder, remove_ours, sweep_temporaries
+from simulator.pipeline import simulate_sample
 from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
+from simulator.settings_checks import check_simulation_config
 from simulator.weights import sha256_of
-
 
 
 def manifest_path(out: str | Path, split: str = "Test") -> Path:
@@ -68,8 +72,32 @@ def _checksums(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: int) -> dict[str, Any]:
+_WATCHED: set[int] = set()
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker process started by ``parent`` (loky): exit as soon as ``parent`` is gone (e.g. ``kill -9``).
+
+    Orphaned loky workers would otherwise go on writing into ``--out`` for minutes, racing the ``--resume``
+    that follows. ``parent`` is 0 for threads and remote (dask / ray) workers: nothing to watch.
+    """
+    if not parent or os.getpid() == parent or parent in _WATCHED:
+        return
+    if os.getppid() != parent:  # the parent died before this task reached us: write nothing
+        os._exit(1)
+    _WATCHED.add(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bracketire-parent-watch", daemon=True).start()
+
+
+def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: int, parent: int = 0) -> dict[str, Any]:
     """Simulate and write one sample (runs in a worker); returns its manifest record or a failure."""
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     target = frame_dir(out, config, spec)
     try:
@@ -79,7 +107,8 @@ def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: 
     except BracketIREError as err:
         return {"index": spec.index, "error": str(err), "source": spec.paths[0] if spec.paths else spec.scene}
     info = {"index": spec.index, "scene": spec.scene, "frame": spec.frame, "sources": list(spec.paths), **sample.info}
-    write_frame(target, sample.raws, sample.exposures, sample.gt, sample.meta, sample.alignratio, info)
+    write_frame(target, sample.raws, sample.exposures, sample.gt, sample.meta, sample.alignratio,
+                {**info, "written_by": WRITTEN_BY})  # sample.json marks the folder as ours (simulator.ownership)
     if config.output.previews:
         from simulator.previews import write_previews
 
@@ -91,10 +120,44 @@ def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: 
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise DataError(f"{path}: cannot be written ({err.strerror or err})") from None
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1, sort_keys=True)
+        apply_umask(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise DataError(f"{path}: cannot be written ({err.strerror or os.strerror(err.errno or errno.EIO)})") from None
+        raise
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A manifest written by :func:`generate_dataset`, checked for the fields resume needs."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"{path}: not a readable manifest ({err}); move it away to start this split afresh") from None
+    samples = data.get("samples") if isinstance(data, dict) else None
+    if not isinstance(data.get("config") if isinstance(data, dict) else None, dict) or not isinstance(samples, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("index"), int) and isinstance(r.get("path"), str)
+            and isinstance(r.get("files"), dict) and ".." not in Path(r["path"]).parts
+            and not Path(r["path"]).is_absolute() for r in samples):
+        raise DataError(f"{path}: not a bracketire manifest (expected config and samples with index, path and files)")
+    return data
+
+
+def _frame_folder(out: Path, config: SimulationConfig, spec: SceneSpec) -> Path | None:
+    """The sample's folder if something is there; refuses folders reached through a symbolic link."""
+    folder = frame_dir(out, config, spec)
+    for part in (out / config.output.split, folder.parent, folder):
+        if part.is_symlink():
+            raise ConfigError(f"{part}: is a symbolic link inside --out; refusing to write or remove through it")
+    return folder if folder.exists() else None
 
 
 def _verified(out: Path, record: dict[str, Any]) -> bool:
@@ -112,9 +175,9 @@ def _prepare_backend(backend: str) -> None:
         elif backend == "dask":
             import distributed  # noqa: F401  (joblib registers its dask backend when this imports)
     except ImportError:
-        raise DataError(f"--backend {backend} needs the cluster extra: pip install '.[dist]'") from None
+        raise MissingDependencyError(f"--backend {backend} needs the cluster extra: pip install '.[dist]'") from None
     if backend not in ("loky", "threading", "multiprocessing", "dask", "ray"):
-        raise DataError(f"--backend {backend!r}; expected loky, threading, multiprocessing, dask or ray")
+        raise ConfigError(f"--backend {backend!r}; expected loky, threading, multiprocessing, dask or ray")
 
 
 def generate_dataset(
@@ -143,36 +206,55 @@ def generate_dataset(
     Returns:
         A :class:`GenerationSummary`.
     """
+    start = time.perf_counter()
+    check_simulation_config(config)  # every setting, before anything is created
+    out = Path(out)
+    check_output_folder(out)
+    specs = list_scene_specs(config)  # the sources exist and are listed before the folder is made
+    out.mkdir(parents=True, exist_ok=True)
+    split = config.output.split
+    with OutputLock(out, f"simulate-{split}", f"simulate --out {out} (split {split})"):
+        summary = _generate_locked(config, out, specs, workers, resume, progress, fail_fast, backend)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec], workers: int, resume: bool,
+                     progress: bool, fail_fast: bool | None, backend: str) -> GenerationSummary:
+    """:func:`generate_dataset` once ``out`` is locked."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    start = time.perf_counter()
-    check_size(config)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    split_dir = out / config.output.split
     manifest_file = manifest_path(out, config.output.split)
+    sweep_temporaries(out, rf"\.{re.escape(manifest_file.name)}\.\w+\.tmp")  # a killed run's leftovers, named as
+    if split_dir.is_dir() and not split_dir.is_symlink():                  # only we name them, under our lock
+        sweep_temporaries(split_dir, r"\..+\.tmp-\w+", depth=1)
     settings = to_dict(config)
     records: dict[int, dict[str, Any]] = {}
     if manifest_file.exists():
         if not resume:
-            raise DataError(f"{manifest_file}: this split is already there; use --resume to complete it or choose another --out")
-        previous = json.loads(manifest_file.read_text())
-        changed = sorted(k for k in settings.keys() | previous.get("config", {}).keys()
-                         if k != "num_samples" and settings.get(k) != previous.get("config", {}).get(k))
+            raise ConfigError(f"{manifest_file}: this split is already there; use --resume to complete it or choose another --out")
+        previous = _read_manifest(manifest_file)
+        changed = sorted(k for k in settings.keys() | previous["config"].keys()
+                         if k != "num_samples" and settings.get(k) != previous["config"].get(k))
         if changed:
-            raise DataError(f"{manifest_file}: was made with different settings ({', '.join(changed)}); "
-                            "resume needs the same settings (only num_samples may grow)")
-        records = {r["index"]: r for r in previous.get("samples", []) if _verified(out, r)}
-    specs = list_scene_specs(config)
+            raise ConfigError(f"{manifest_file}: was made with different settings ({', '.join(changed)}); "
+                              "resume needs the same settings (only num_samples may grow)")
+        records = {r["index"]: r for r in previous["samples"] if _verified(out, r)}
     todo = [s for s in specs if s.index not in records]
-    for spec in todo:  # a folder without a verified record is a leftover of an interrupted run
-        leftover = frame_dir(out, config, spec)
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    leftovers = [folder for spec in todo if (folder := _frame_folder(out, config, spec)) is not None]
+    if leftovers and not resume:
+        raise ConfigError(f"{leftovers[0]}: already exists ({len(leftovers)} sample folder(s) in the way); "
+                          "pass --resume to replace the toolkit's own unfinished samples, or choose another --out")
+    for folder in leftovers:  # a folder without a verified record is a leftover of an interrupted run ...
+        remove_ours(folder)  # ... but only if the toolkit wrote it: anything else is refused, never deleted
     fail_fast = config.source.on_error == "fail" if fail_fast is None else fail_fast
     summary = GenerationSummary(kept=len(records), manifest=manifest_file)
 
     def save() -> None:
+        if not records:  # a manifest without samples would only block the corrected re-run
+            return
         ordered = [records[i] for i in sorted(records)]
         _write_json_atomic(manifest_file, {"toolkit_version": __version__, "config": settings, "seed": config.seed,
                                            "count": len(ordered), "samples": ordered})
@@ -180,7 +262,8 @@ def generate_dataset(
     threads = max(1, torch.get_num_threads() // max(1, workers))
     if workers > 1:
         _prepare_backend(backend)
-        jobs = (delayed(_make_sample)(config, spec, out, threads) for spec in todo)
+        parent = os.getpid() if backend in ("loky", "multiprocessing") else 0  # workers that are our children
+        jobs = (delayed(_make_sample)(config, spec, out, threads, parent) for spec in todo)
         results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
     else:
         results = (_make_sample(config, spec, out, threads) for spec in todo)
@@ -195,5 +278,7 @@ def generate_dataset(
         summary.written += 1
         save()
     save()
-    summary.seconds = time.perf_counter() - start
+    if not records:
+        first = summary.failed[0][1] if summary.failed else "no sample was asked for"
+        raise DataError(f"no sample written to {out}: all {len(summary.failed)} source(s) failed; first: {first}")
     return summary

@@ -31,6 +31,7 @@ import torch
 
 from simulator.camera import CameraMeta
 from simulator.errors import DataError
+from simulator.ownership import apply_umask
 from simulator.safe_npy import load_array, load_legacy_dict
 
 _RAW_NAME = re.compile(r"^raw_(\d+)\.npy$")
@@ -155,9 +156,13 @@ def write_frame(
     frame_dir = Path(frame_dir)
     if frame_dir.exists():
         raise DataError(f"{frame_dir}: already exists; refusing to overwrite a sample")
-    frame_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=frame_dir.parent, prefix=f".{frame_dir.name}.tmp-"))
     try:
+        frame_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=frame_dir.parent, prefix=f".{frame_dir.name}.tmp-"))
+    except OSError as err:
+        raise DataError(f"{frame_dir}: cannot be written ({err.strerror or err})") from None
+    try:
+        apply_umask(tmp)  # mkdtemp makes it 0700; the sample gets what the user's umask gives
         for scale, stack in raws.items():
             if stack.shape[0] != len(exposures):
                 raise DataError(f"{frame_dir}: {stack.shape[0]} frames for {len(exposures)} exposures at scale {scale}")
@@ -172,7 +177,9 @@ def write_frame(
         if info:
             (tmp / "sample.json").write_text(json.dumps(info, indent=1, sort_keys=True))
         os.replace(tmp, frame_dir)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):  # a full disk, a quota, a vanished folder: name where, in one line
+            raise DataError(f"{frame_dir}: cannot be written ({err.strerror or err})") from None
         raise
     return frame_dir

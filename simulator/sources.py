@@ -27,6 +27,9 @@ import torch.nn.functional as F
 
 from simulator.color import srgb_to_linear
 from simulator.errors import ConfigError, DataError
+from simulator.quiet import native_output_silenced, quiet_opencv
+
+quiet_opencv()
 
 HDR_SUFFIXES = (".exr", ".hdr", ".pfm", ".npy")
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -72,15 +75,16 @@ def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
     if suffix not in HDR_SUFFIXES:
         raise DataError(f"{path}: unsupported HDR format; expected one of {HDR_SUFFIXES}")
     try:
-        if suffix == ".exr":
-            rgb = _read_exr(path)
-        elif suffix == ".npy":
-            rgb = np.load(path, allow_pickle=False).astype(np.float32)
-        else:
-            bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if bgr is None:
-                raise DataError(f"{path}: unreadable {suffix} image")
-            rgb = bgr[..., ::-1] if bgr.ndim == 3 else bgr
+        with native_output_silenced():  # OpenEXR / OpenCV print their own complaints on stdout and stderr
+            if suffix == ".exr":
+                rgb = _read_exr(path)
+            elif suffix == ".npy":
+                rgb = np.load(path, allow_pickle=False).astype(np.float32)
+            else:
+                bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+                if bgr is None:
+                    raise DataError(f"{path}: unreadable {suffix} image")
+                rgb = bgr[..., ::-1] if bgr.ndim == 3 else bgr
     except DataError:
         raise
     except Exception as err:  # codecs raise assorted types for broken files
@@ -156,7 +160,8 @@ def read_ldr_image(path: str | Path, highlight_gain: float = 1.0, min_size: int 
         ``[3, H, W]`` float32 linear, >= 0.
     """
     path = Path(path)
-    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_COLOR)
+    with native_output_silenced():  # libpng / libjpeg warnings and OpenCV's log lines
+        bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_COLOR)
     if bgr is None:
         raise DataError(f"{path}: unreadable image; expected an 8- or 16-bit sRGB photo")
     scale = 65535.0 if bgr.dtype == np.uint16 else 255.0

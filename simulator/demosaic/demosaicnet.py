@@ -25,7 +25,7 @@ from torch import nn
 from simulator.checks import check_image
 from simulator.errors import DataError
 from simulator.bayer import unpack
-from simulator.weights import WeightSpec, resolve_weights
+from simulator.weights import WeightSpec, load_weights_only, resolve_weights
 
 DEMOSAICNET_WEIGHTS = WeightSpec(
     name="DemosaicNet (Bayer)",
@@ -110,10 +110,7 @@ def load_demosaicnet(weights: str | os.PathLike[str] | None = None, device: torc
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, device: str) -> BayerDemosaicNet:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a file that is not a weights-only checkpoint
-        raise DataError(f"{path}: not a PyTorch state dict readable with weights_only=True ({err})") from None
+    state = load_weights_only(path, "state dict")
     net = BayerDemosaicNet()
     if not isinstance(state, dict):
         raise DataError(f"{path}: expected a DemosaicNet state dict, got {type(state).__name__}")

@@ -11,7 +11,7 @@ import yaml
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
 from simulator.dataset import generate_dataset
-from simulator.errors import DataError, UnknownNameError
+from simulator.errors import ConfigError, DataError, UnknownNameError
 from simulator.settings import load_simulation_config
 
 TINY_TMRNET = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
@@ -49,7 +49,7 @@ def test_model_arguments_reach_the_constructor_and_typos_are_named(data):
     assert config.model_args["mid_channels"] == 8 and config.train.lr == 3e-4
     with pytest.raises(UnknownNameError, match="mid_channels"):
         load_run_config(overrides=["model.mid_chanels=8"])
-    with pytest.raises(DataError, match="model.mid_channels"):
+    with pytest.raises(ConfigError, match="model.mid_channels"):
         load_run_config(overrides=["model.mid_channels=wide"])
     with pytest.raises(UnknownNameError, match="train.batch_size"):
         load_run_config(overrides=["train.batchsize=4"])
