@@ -25,3 +25,11 @@ def size_parser(description: str, default_repeats: int, what: str = "the image")
     parser.add_argument("--size", default="1920x1080", help=f"WxH of {what}")
     parser.add_argument("--repeats", type=int, default=default_repeats)
     return parser
+
+
+def load_line() -> str:
+    """The machine's load right now: ``load 1/5/15 min a/b/c on N CPU(s)`` (figures mean more beside it)."""
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f}/{fifteen:.2f} on {os.cpu_count()} CPU(s)"
