@@ -17,29 +17,15 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from timing import best_time, load_line, size_parser  # noqa: E402  (perf/ is the script folder)
+from timing import best_time, conv_throughput, load_line, size_parser  # noqa: E402  (perf/ is the script folder)
 
 from simulator.camera import sample_camera  # noqa: E402
 from simulator.demosaic.demosaicnet import demosaic_demosaicnet, load_demosaicnet  # noqa: E402
 from simulator.render import tonemap_raw  # noqa: E402
-
-
-def conv_throughput(height: int, width: int, repeats: int) -> float:
-    """Best GFLOP/s of a 64 -> 64 3x3 convolution on a ``[1, 64, height, width]`` map (either memory format)."""
-    conv = nn.Conv2d(64, 64, 3, padding=1).requires_grad_(False)
-    x = torch.rand(1, 64, height, width)
-    flops = 2 * 64 * 64 * 9 * height * width
-    best = 0.0
-    for fmt in (torch.contiguous_format, torch.channels_last):
-        layer, inp = conv.to(memory_format=fmt), x.contiguous(memory_format=fmt)
-        with torch.inference_mode():
-            best = max(best, flops / best_time(lambda: layer(inp), repeats) / 1e9)
-    return best
 
 
 def main(argv: list[str] | None = None) -> None:
