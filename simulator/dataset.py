@@ -207,7 +207,8 @@ def generate_dataset(
         results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
     else:
         results = (_make_sample(config, spec, out, threads) for spec in todo)
-    for result in tqdm(results, total=len(todo), disable=not progress, desc=f"simulate ({workers} worker(s) x {threads} thread(s))", unit="sample"):
+    desc = f"simulate ({workers} worker(s) x {threads} thread(s))"
+    for result in tqdm(results, total=len(todo), disable=not progress, desc=desc, unit="sample"):
         if "error" in result:
             if fail_fast:
                 save()
