@@ -22,8 +22,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +184,12 @@ def psnr(output: np.ndarray, gt: np.ndarray) -> float:
     check_pair(output, gt)
     flat_out = torch.from_numpy(np.ascontiguousarray(output)).view(-1)
     flat_gt = torch.from_numpy(np.ascontiguousarray(gt)).view(-1)
+    mse = float(_single_threaded(lambda: _squared_error_sum(flat_out, flat_gt))) / flat_out.numel()
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+
+
+def _squared_error_sum(flat_out: torch.Tensor, flat_gt: torch.Tensor) -> torch.Tensor:
+    """Float64 sum of the float32 terms ``((out - gt) / 65535)**2`` of two flat uint16 tensors."""
     size = flat_out.numel()
     step = min(size, _PSNR_CHUNK)
     diff, other = torch.empty(step), torch.empty(step)
@@ -192,8 +200,7 @@ def psnr(output: np.ndarray, gt: np.ndarray) -> float:
         d.copy_(flat_out[start : start + n])
         g.copy_(flat_gt[start : start + n])
         total += d.sub_(g).div_(UINT16_MAX).square_().sum()
-    mse = float(total) / size
-    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+    return total
 
 
 # ----------------------------------------------------------------------------------------------- SSIM
@@ -219,7 +226,7 @@ def _band(rows: int, taps: torch.Tensor) -> torch.Tensor:
     return band
 
 
-def ssim(output: np.ndarray, gt: np.ndarray) -> float:
+def ssim(output: np.ndarray, gt: np.ndarray, threads: int | None = None) -> float:
     """Mean SSIM of two 16-bit RGB images, equal to scikit-image's (to ~1e-15) and much faster.
 
     Same value as ``skimage.metrics.structural_similarity(output, gt, win_size=11, gaussian_weights=True,
@@ -232,8 +239,16 @@ def ssim(output: np.ndarray, gt: np.ndarray) -> float:
     filtered by two float64 matrix products per strip of rows (banded Gaussian matrices, BLAS), over a ring
     buffer of input rows that is never copied; 9 elementwise passes and a sum follow (``_ssim_total``).
 
+    How it stays fast on a busy machine: torch's own intra-op threads meet at a barrier after every one of
+    the ~1000 small operations, and a single descheduled thread stalls them all (2 threads were 7x slower
+    than 1 under load). So every operation runs on one thread, and the parallelism is coarse instead: the
+    image is cut into bands of rows (10 rows of overlap) that ``threads`` Python threads take from a queue
+    and sum independently. A thread that loses its core delays only its own band.
+
     Args:
         output, gt: uint16 ``(H, W, 3)`` RGB in [0, 65535], same shape, H and W at least 11.
+        threads: bands computed at once; None: :func:`metric_threads` (the CPU count, or what a caller that
+            runs several metrics in parallel set for its thread with :func:`set_metric_threads`).
 
     Returns:
         Mean SSIM, float in [-1, 1]; 1.0 for identical images.
@@ -243,8 +258,57 @@ def ssim(output: np.ndarray, gt: np.ndarray) -> float:
     if min(height, width) < 2 * SSIM_RADIUS + 1:
         raise DataError(f"SSIM needs images of at least 11x11 pixels (its window); got {height}x{width}")
     interior = (height - 2 * SSIM_RADIUS) * (width - 2 * SSIM_RADIUS) * 3
-    total = _ssim_total(torch.from_numpy(np.ascontiguousarray(output)), torch.from_numpy(np.ascontiguousarray(gt)))
-    return float(total) / interior
+    a, b = torch.from_numpy(np.ascontiguousarray(output)), torch.from_numpy(np.ascontiguousarray(gt))
+    return _banded_total(a, b, metric_threads() if threads is None else threads) / interior
+
+
+# ------------------------------------------------------------------------------------ thread budget
+
+_BUDGET = threading.local()
+_BAND_ROWS = 64  # output rows per band at least: the 10 rows each band reloads stay a small overhead
+
+
+def set_metric_threads(threads: int | None) -> None:
+    """Threads a metric call from *this* thread may use (None: back to the default); see :func:`ssim`.
+
+    A pool that scores ``n`` images at once gives each of its threads ``max(1, cpus // n)``, so that pool
+    threads times metric threads never exceed the cores.
+    """
+    _BUDGET.threads = threads
+
+
+def metric_threads() -> int:
+    """This thread's metric thread budget: what :func:`set_metric_threads` set, else the CPU count."""
+    threads = getattr(_BUDGET, "threads", None)
+    return max(1, threads if threads is not None else (os.cpu_count() or 1))
+
+
+def _single_threaded(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """Run ``fn`` with torch's intra-op parallelism off for the calling thread (a per-thread setting)."""
+    before = torch.get_num_threads()
+    if before == 1:
+        return fn()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _banded_total(a: torch.Tensor, b: torch.Tensor, threads: int) -> float:
+    """:func:`_ssim_total` over bands of output rows on ``threads`` threads; same sum up to rounding."""
+    out_h = a.shape[0] - 2 * SSIM_RADIUS
+    count = 1 if threads <= 1 else max(1, min(4 * threads, out_h // _BAND_ROWS))
+    edges = [out_h * i // count for i in range(count + 1)]
+    jobs = [(top, bottom + 2 * SSIM_RADIUS) for top, bottom in zip(edges, edges[1:])]
+
+    def band(rows: tuple[int, int]) -> torch.Tensor:
+        return _single_threaded(lambda: _ssim_total(a[rows[0] : rows[1]], b[rows[0] : rows[1]]))
+
+    if count == 1:
+        return float(band(jobs[0]))
+    with ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="ssim") as pool:
+        return float(sum(pool.map(band, jobs)))
 
 
 def _ssim_total(a: torch.Tensor, b: torch.Tensor, rows: int = _STRIP_ROWS, cols: int = _BLOCK_COLS) -> torch.Tensor:

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from simulator.camera import CameraMeta
+from simulator.errors import DataError
 from simulator.render import UINT16_MAX, to_uint16, tonemap_raw
 
-__all__ = ["UINT16_MAX", "pad_border", "render_png_array", "to_uint16", "tonemap_raw"]
+__all__ = ["UINT16_MAX", "pad_border", "render_device", "render_png_array", "render_png_arrays", "to_uint16", "tonemap_raw"]
 
 
 def pad_border(image: np.ndarray, pixels: int) -> np.ndarray:
@@ -51,3 +52,38 @@ def render_png_array(
     """
     tonemapped = tonemap_raw(raw, meta, demosaicer, white_level, mu, weights)
     return pad_border(to_uint16(tonemapped), padding)
+
+
+def render_device() -> torch.device:
+    """Where renders run by default: the first CUDA device when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def render_png_arrays(
+    raws: torch.Tensor,
+    metas: list[CameraMeta],
+    padding: int = 10,
+    demosaicer: str = "demosaicnet",
+    white_level: float = 16.0,
+    mu: float = 5000.0,
+    weights: str | os.PathLike[str] | None = None,
+    device: torch.device | str | None = None,
+) -> list[np.ndarray]:
+    """:func:`render_png_array` of several outputs of one size in one batched pass (one network call).
+
+    Args:
+        raws: ``[B, 4, h, w]`` model outputs, packed RGGB at the ground truth's scale.
+        metas: the ``B`` samples' camera metadata, in order.
+        padding: zero border in full-resolution pixels.
+        device: where the render runs (default :func:`render_device`: the GPU when there is one).
+
+    Returns:
+        ``B`` arrays ``(2h + 2 padding, 2w + 2 padding, 3)`` uint16 RGB, each equal to what
+        :func:`render_png_array` gives for that output alone (to float32 rounding of the convolutions).
+    """
+    if raws.ndim != 4 or raws.shape[0] != len(metas):
+        raise DataError(f"raws has shape {tuple(raws.shape)}; expected [{len(metas)}, 4, h, w], one per camera metadata")
+    target = torch.device(device) if device is not None else render_device()
+    meta = CameraMeta.stack(metas).to(target)
+    tonemapped = tonemap_raw(raws.to(target), meta, demosaicer, white_level, mu, weights)
+    return [pad_border(to_uint16(image), padding) for image in tonemapped]

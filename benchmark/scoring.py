@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from benchmark import tables
 from benchmark.archive import ArchiveLimits, is_junk, open_submission
 from benchmark.images import check_png16, crop_border, read_png16, write_bytes_atomic
-from benchmark.metrics import MetricUnavailableError, create_metric
+from benchmark.metrics import MetricUnavailableError, create_metric, set_metric_threads
 from benchmark.protocols import Protocol, get_protocol
 from simulator.errors import DataError
 
@@ -312,7 +313,9 @@ def _run_parallel(
                 rows.append(job(name))
                 bar.update()
             return rows
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        share = max(1, (os.cpu_count() or 1) // workers)  # pool threads x metric threads <= cores
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score", initializer=_limit_threads,
+                                initargs=(share,)) as pool:
             futures = [pool.submit(job, name) for name in names]
             rows = []
             try:
@@ -326,6 +329,12 @@ def _run_parallel(
             return rows
     finally:
         bar.close()
+
+
+def _limit_threads(threads: int) -> None:
+    """Pool-thread initializer: metrics and torch operations called from this thread use ``threads``."""
+    set_metric_threads(threads)
+    torch.set_num_threads(threads)  # with torch's OpenMP backend this applies to the calling thread only
 
 
 def _mean(values: list[float | None]) -> float | None:

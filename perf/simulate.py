@@ -4,7 +4,13 @@
     python perf/simulate.py --quick    # 128x64, one run (what the tests call)
 
 Each mode runs in a fresh subprocess so its peak resident memory (``ru_maxrss``) is its own. The time
-covers scene creation, simulation and writing the sample folder (``simulate_sample`` + ``write_frame``).
+covers scene creation, simulation and writing the sample folder (``simulate_sample`` + ``write_frame``);
+each mode is also given as a ratio to the trajectory mode of the same run.
+
+Then ``generate_dataset`` makes ``--samples`` samples with 1 and with 2 workers (each worker capped at
+``CPUs // workers`` threads), after a first run that starts the worker pool: seconds per sample and the
+throughput of 2 workers relative to 1 (>= 1: parallel generation does not lose). The machine's load
+average is printed beside each figure.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import load_line  # noqa: E402  (perf/ is the script folder)
 
 MODES = {
     "none": ["motion.model=none"],
@@ -59,28 +67,63 @@ def run_mode(preset: str, overrides: list[str], width: int, height: int, repeats
     return {"seconds": best, "peak_mib": peak_mib}
 
 
+def run_workers(preset: str, width: int, height: int, samples: int, workers: int) -> dict[str, float]:
+    """Seconds per sample of ``generate_dataset`` with ``workers`` processes (a fresh dataset each time)."""
+    from simulator.dataset import generate_dataset
+    from simulator.settings import load_simulation_config
+
+    size = f"output.size=[{width}, {height}]"
+    with tempfile.TemporaryDirectory() as tmp:  # a first small run starts joblib's reusable worker pool
+        generate_dataset(load_simulation_config(preset, [size, f"num_samples={workers}"]), Path(tmp) / "warm",
+                         workers=workers, progress=False)
+        start = time.perf_counter()
+        generate_dataset(load_simulation_config(preset, [size, f"num_samples={samples}", "seed=1"]),
+                         Path(tmp) / "data", workers=workers, progress=False)
+        return {"seconds": (time.perf_counter() - start) / samples}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny samples, one run per mode")
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--preset", default="bracketire")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=4, help="samples per run of the worker comparison")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated motion modes to time")
     parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     width, height = (128, 64) if args.quick else map(int, args.size.lower().split("x"))
     repeats = 1 if args.quick else args.repeats
+    samples = 2 if args.quick else args.samples
     if args.child:
-        print(json.dumps(run_mode(args.preset, MODES[args.child[0]], width, height, repeats)))
+        name = args.child[0]
+        if name.startswith("workers="):
+            result = run_workers(args.preset, width, height, samples, int(name.split("=")[1]))
+        else:
+            result = run_mode(args.preset, MODES[name], width, height, repeats)
+        print(json.dumps(result))
         return
     import torch
 
-    print(f"simulate {args.preset} {width}x{height}, {torch.get_num_threads()} thread(s), best of {repeats}")
-    for mode in MODES:
-        command = [sys.executable, __file__, "--child", mode, "--size", f"{width}x{height}", "--preset", args.preset,
-                   "--repeats", str(repeats)]
+    def child(name: str) -> dict[str, float]:
+        command = [sys.executable, __file__, "--child", name, "--size", f"{width}x{height}", "--preset", args.preset,
+                   "--repeats", str(repeats), "--samples", str(samples)]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{mode:<22} {result['seconds']:7.2f} s/sample  peak {result['peak_mib']:7.0f} MiB")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    print(f"simulate {args.preset} {width}x{height}, {torch.get_num_threads()} thread(s), best of {repeats}")
+    modes = args.modes.split(",")
+    results = {mode: child(mode) for mode in modes}
+    reference = results.get("trajectory")
+    for mode, result in results.items():
+        ratio = f"{result['seconds'] / reference['seconds']:5.2f}x trajectory" if reference else ""
+        print(f"{mode:<22} {result['seconds']:7.2f} s/sample  {ratio}  peak {result['peak_mib']:7.0f} MiB  "
+              f"({load_line()})")
+    one = child("workers=1")
+    print(f"{'1 worker':<22} {one['seconds']:7.2f} s/sample  ({samples} samples; {load_line()})")
+    two = child("workers=2")
+    print(f"{'2 workers':<22} {two['seconds']:7.2f} s/sample  {one['seconds'] / two['seconds']:5.2f}x the "
+          f"throughput of 1 worker  ({load_line()})")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,27 @@ def size_parser(description: str, default_repeats: int, what: str = "the image")
     parser.add_argument("--size", default="1920x1080", help=f"WxH of {what}")
     parser.add_argument("--repeats", type=int, default=default_repeats)
     return parser
+
+
+def load_line() -> str:
+    """The machine's load right now: ``load 1/5/15 min a/b/c on N CPU(s)`` (figures mean more beside it)."""
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f}/{fifteen:.2f} on {os.cpu_count()} CPU(s)"
+
+
+def conv_throughput(height: int, width: int, repeats: int) -> float:
+    """Best GFLOP/s of a 64 -> 64 3x3 convolution on a ``[1, 64, height, width]`` map (either memory format)."""
+    import torch
+    from torch import nn
+
+    conv = nn.Conv2d(64, 64, 3, padding=1).requires_grad_(False)
+    x = torch.rand(1, 64, height, width)
+    flops = 2 * 64 * 64 * 9 * height * width
+    best = 0.0
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        layer, inp = conv.to(memory_format=fmt), x.contiguous(memory_format=fmt)
+        with torch.inference_mode():
+            best = max(best, flops / best_time(lambda: layer(inp), repeats) / 1e9)
+    return best

@@ -95,10 +95,33 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="bracketire-parent-watch", daemon=True).start()
 
 
+def worker_threads(workers: int) -> int:
+    """Threads for each of ``workers`` parallel workers: workers x threads <= this process's torch thread
+    budget (by default the CPU count) and never more than the CPUs."""
+    budget = min(torch.get_num_threads(), os.cpu_count() or 1)
+    return max(1, budget // max(1, workers))
+
+
+def limit_threads(threads: int) -> None:
+    """Cap this process's compute threads (torch/OpenMP, MKL through torch, OpenCV) at ``threads``.
+
+    Called first in every worker task, whatever the joblib backend (loky, dask, ray), so that parallel
+    samples do not fight over the cores: two workers each running torch on every core were slower together
+    than one alone.
+    """
+    torch.set_num_threads(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:  # pragma: no cover - OpenCV is a core dependency
+        pass
+
+
 def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: int, parent: int = 0) -> dict[str, Any]:
     """Simulate and write one sample (runs in a worker); returns its manifest record or a failure."""
     _die_with_parent(parent)
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     target = frame_dir(out, config, spec)
     try:
         generator = sample_generator(config.seed, spec.index)
@@ -259,7 +282,7 @@ def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec]
         _write_json_atomic(manifest_file, {"toolkit_version": __version__, "config": settings, "seed": config.seed,
                                            "count": len(ordered), "samples": ordered})
 
-    threads = max(1, torch.get_num_threads() // max(1, workers))
+    threads = worker_threads(workers)
     if workers > 1:
         _prepare_backend(backend)
         parent = os.getpid() if backend in ("loky", "multiprocessing") else 0  # workers that are our children
@@ -267,7 +290,8 @@ def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec]
         results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
     else:
         results = (_make_sample(config, spec, out, threads) for spec in todo)
-    for result in tqdm(results, total=len(todo), disable=not progress, desc="simulate", unit="sample"):
+    desc = f"simulate ({workers} worker(s) x {threads} thread(s))"
+    for result in tqdm(results, total=len(todo), disable=not progress, desc=desc, unit="sample"):
         if "error" in result:
             if fail_fast:
                 save()

@@ -86,19 +86,28 @@ def deform_conv2d_torch(
 
     y0, x0 = torch.floor(y), torch.floor(x)
     flat = input.reshape(n, offset_groups, 1, per_group, height * width)
-    sampled = torch.zeros(n, offset_groups, taps, per_group, out_h * out_w, device=input.device, dtype=dtype)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            yy, xx = y0 + dy, x0 + dx
-            corner = (1 - (y - yy).abs()) * (1 - (x - xx).abs())  # bilinear weight of this corner
-            inside = (yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1)
-            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long()
-            index = index.reshape(n, offset_groups, taps, 1, out_h * out_w).expand(-1, -1, -1, per_group, -1)
-            values = torch.gather(flat.expand(-1, -1, taps, -1, -1), 4, index)
-            weight_map = (corner * inside).reshape(n, offset_groups, taps, 1, out_h * out_w)
-            sampled = sampled + values * weight_map
-    if mask is not None:
-        sampled = sampled * mask.reshape(n, offset_groups, taps, 1, out_h * out_w)
+    # The work is on the [N, G, K, C/G, Ho*Wo] samples: one gather and one in-place multiply-add per corner.
+    # Everything per sampling point (bilinear weight, inside test, DCNv2 mask) is folded into one small map
+    # first, and the first corner writes the samples instead of adding to zeros.
+    modulation = None if mask is None else mask.reshape(n, offset_groups, taps, out_h, out_w)
+    sampled = torch.empty(0, device=input.device, dtype=dtype)
+    for corner_index, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        yy, xx = y0 + dy, x0 + dx
+        weight_map = (1 - (y - yy).abs()) * (1 - (x - xx).abs())  # bilinear weight of this corner
+        weight_map = weight_map * ((yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1))
+        if modulation is not None:
+            weight_map = weight_map * modulation
+        weight_map = weight_map.reshape(n, offset_groups, taps, 1, out_h * out_w)
+        index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long()
+        index = index.reshape(n, offset_groups, taps, 1, out_h * out_w).expand(-1, -1, -1, per_group, -1)
+        values = torch.gather(flat.expand(-1, -1, taps, -1, -1), 4, index)
+        if torch.is_grad_enabled() and (values.requires_grad or weight_map.requires_grad):
+            term = values * weight_map  # out of place: autograd keeps every corner's inputs
+            sampled = term if corner_index == 0 else sampled + term
+        elif corner_index == 0:
+            sampled = values.mul_(weight_map)
+        else:
+            sampled.addcmul_(values, weight_map)
     # im2col rows c * K + k, then one matrix product per weight group
     columns = sampled.permute(0, 1, 3, 2, 4).reshape(n, groups, group_channels * taps, out_h * out_w)
     kernels = weight.reshape(groups, out_channels // groups, group_channels * taps)

@@ -94,7 +94,13 @@ class BayerDemosaicNet(nn.Module):
         filters, masks = features[:, : self.width], features[:, self.width :]
         residual = self.residual_predictor(filters * masks)
         upsampled = self.upsampler(residual)
-        return self.fullres_processor(torch.cat([mosaic, upsampled], dim=1))
+        joined = torch.cat([mosaic, upsampled], dim=1)
+        return self.fullres_processor(joined.contiguous(memory_format=_memory_format(mosaic)))
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    """channels-last for a channels-last ``x`` (the layout oneDNN convolutions run fastest in on CPU)."""
+    return torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
 
 def load_demosaicnet(weights: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu") -> BayerDemosaicNet:
@@ -121,19 +127,31 @@ def _load_cached(path: str, device: str) -> BayerDemosaicNet:
             f"{path}: not the DemosaicNet Bayer weights (missing {result.missing_keys[:3]}, "
             f"unexpected {result.unexpected_keys[:3]}, shapes {'match' if shapes_ok else 'differ'})"
         )
-    return net.to(device).eval().requires_grad_(False)
+    net = net.to(device).eval().requires_grad_(False)
+    if torch.device(device).type == "cpu":  # oneDNN's channels-last convolutions are the fast ones on CPU
+        net = net.to(memory_format=torch.channels_last)
+    return net
 
 
 def _rggb_to_grbg_input(bayer: torch.Tensor) -> torch.Tensor:
-    """``[N, H, W]`` RGGB mosaic -> ``[N, 3, H, W+2]`` masked GRBG input (one column added each side)."""
-    padded = torch.cat([bayer[..., 1:2], bayer, bayer[..., -1:]], dim=-1)
-    height, width = padded.shape[-2:]
-    mask = padded.new_zeros(3, height, width)
-    mask[0, 0::2, 1::2] = 1  # R
-    mask[1, 0::2, 0::2] = 1  # G
-    mask[1, 1::2, 1::2] = 1
-    mask[2, 1::2, 0::2] = 1  # B
-    return padded[:, None] * mask
+    """``[N, H, W]`` RGGB mosaic -> ``[N, 3, H, W+2]`` masked GRBG input (one column added each side).
+
+    The padding (column 1 copied to the left, the last column to the right) and the masking are one
+    pass: each Bayer site is written straight into its colour plane of a zero tensor; channels-last.
+    """
+    count, height, width = bayer.shape
+    out = bayer.new_zeros(count, height, width + 2, 3).permute(0, 3, 1, 2)  # [N, 3, H, W+2], channels-last
+    # padded column j holds bayer column j - 1; the padded image is GRBG: G R / B G
+    even, odd = bayer[:, 0::2], bayer[:, 1::2]
+    out[:, 1, 0::2, 2:-1:2] = even[..., 1::2]  # G (bayer Gr), padded columns 2, 4, ...
+    out[:, 0, 0::2, 1:-1:2] = even[..., 0::2]  # R, padded columns 1, 3, ...
+    out[:, 2, 1::2, 2:-1:2] = odd[..., 1::2]   # B, padded columns 2, 4, ...
+    out[:, 1, 1::2, 1:-1:2] = odd[..., 0::2]   # G (bayer Gb), padded columns 1, 3, ...
+    out[:, 1, 0::2, 0] = even[..., 1]          # left pad = bayer column 1 (Gr / B)
+    out[:, 2, 1::2, 0] = odd[..., 1]
+    out[:, 0, 0::2, -1] = even[..., -1]        # right pad = last bayer column (Gr / B)
+    out[:, 1, 1::2, -1] = odd[..., -1]
+    return out
 
 
 def demosaic_demosaicnet(

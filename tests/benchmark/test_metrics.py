@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import types
 
@@ -258,3 +259,30 @@ def test_strided_views_as_cv2_returns_them_are_accepted():
     assert not out_view.flags.c_contiguous
     assert ssim(out_view, gt_view) == pytest.approx(skimage_ssim(out_view, gt_view), abs=1e-12)
     assert psnr(out_view, gt_view) == psnr(out, gt)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_ssim_in_bands_on_threads_equals_skimage(threads):
+    # 300 rows: 4 bands of at least 64 output rows, each reloading its 10 rows of overlap; any thread count
+    out, gt = noisy_pair(np.random.default_rng(threads), (300, 37, 3), 2500.0)
+    assert abs(ssim(out, gt, threads=threads) - skimage_ssim(out, gt)) <= 1e-9
+
+
+def test_metric_thread_budget_is_per_thread_and_the_scoring_pool_shares_the_cores():
+    import threading
+
+    from benchmark import scoring
+
+    seen: dict[str, int] = {}
+
+    def in_pool_thread() -> None:
+        scoring._limit_threads(1)
+        seen["budget"], seen["torch"] = metrics.metric_threads(), torch.get_num_threads()
+
+    torch_before = torch.get_num_threads()
+    worker = threading.Thread(target=in_pool_thread)
+    worker.start()
+    worker.join()
+    assert seen == {"budget": 1, "torch": 1}
+    assert metrics.metric_threads() == max(1, os.cpu_count() or 1)  # the caller's own budget is untouched
+    assert torch.get_num_threads() == torch_before

@@ -49,3 +49,26 @@ def test_negative_output_is_black_and_white_level_saturates():
     assert tonemap_raw(raw, meta, "bilinear").max() == 0
     assert torch.all(tonemap_raw(torch.full((4, 4, 4), 32.0), meta, "bilinear") == 65535)
     assert pad_border(np.ones((2, 2, 3), np.uint16), 0).shape == (2, 2, 3)
+
+
+def test_batched_render_equals_one_by_one_on_the_reference_fixture(official):
+    # render.npz: the fixture output and a darker copy with the other sample's camera, rendered in one batch
+    import pytest
+
+    from benchmark.render import render_png_arrays
+    from simulator.camera import sample_camera
+    from simulator.errors import DataError
+
+    f = official("render.npz")
+    weights = official("demosaicnet_bayer.bin")
+    raw = torch.from_numpy(f["data_out"])
+    metas = [CameraMeta.from_arrays(f), sample_camera("bracketire", torch.Generator().manual_seed(3))]
+    raws = torch.stack([raw, raw * 0.25])
+    batched = render_png_arrays(raws, metas, padding=16, weights=weights, device="cpu")
+    singles = [render_png_array(r, m, padding=16, weights=weights) for r, m in zip(raws, metas)]
+    for together, alone in zip(batched, singles):
+        assert together.shape == alone.shape and together.dtype == np.uint16
+        assert max_abs(together, alone) <= 1 and np.mean(together == alone) > 0.99
+    assert max_abs(batched[0], f["out_synplus_u16"]) <= 1
+    with pytest.raises(DataError, match="one per camera metadata"):
+        render_png_arrays(raws, metas[:1], weights=weights)

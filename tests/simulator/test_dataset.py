@@ -168,3 +168,36 @@ def test_cluster_backends_need_the_dist_extra_and_threads_give_the_same_files(tm
                      *SMALL).exit_code == 0
     assert _simulate("--out", str(tmp_path / "l"), "--num-samples", "2", *SMALL).exit_code == 0
     assert _tree(tmp_path / "t") == _tree(tmp_path / "l")
+
+
+def _threads_after_limit(threads):
+    import cv2
+    import torch
+
+    from simulator.dataset import limit_threads
+
+    limit_threads(threads)
+    return torch.get_num_threads(), cv2.getNumThreads()
+
+
+def test_workers_times_threads_never_exceed_the_cores_and_the_progress_line_says_so(tmp_path):
+    import os
+
+    from joblib import Parallel, delayed
+
+    from simulator.dataset import generate_dataset, worker_threads
+    from simulator.settings import load_simulation_config
+
+    cores = os.cpu_count() or 1
+    for workers in (1, 2, 3, 64):
+        assert 1 <= worker_threads(workers) and (workers * worker_threads(workers) <= cores or worker_threads(workers) == 1)
+    # in real loky worker processes, as generate_dataset runs them
+    threads = worker_threads(2)
+    assert Parallel(n_jobs=2)(delayed(_threads_after_limit)(threads) for _ in range(2)) == [(threads, threads)] * 2
+    import contextlib
+    import io
+
+    stream = io.StringIO()
+    with contextlib.redirect_stderr(stream):
+        generate_dataset(load_simulation_config("bracketire", ["output.size=[64, 32]", "num_samples=1"]), tmp_path / "d")
+    assert f"simulate (1 worker(s) x {worker_threads(1)} thread(s))" in stream.getvalue()
