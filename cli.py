@@ -92,7 +92,7 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
 @cli.command()
 @click.option("--preset", default="bracketire", show_default=True,
               help="A shipped preset (bracketire, bracketire_plus) or a YAML file.")
-@click.option("--source", default=None, help="Scene source: builtin, hdr, ldr or video (default: the preset's).")
+@click.option("--source", default=None, help="Scene source: builtin, shapes, hdr, ldr or video (default: the preset's).")
 @click.option("--source-path", type=click.Path(exists=True, path_type=Path), default=None,
               help="File or folder for hdr / ldr / video sources.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset root to write.")
@@ -182,16 +182,21 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
 @click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
-def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool) -> None:
-    """Print the ranked result table of a task under one protocol."""
+@click.option("--data", "data_sha", default=None, help="Only runs on this test data (data_sha256 or a prefix).")
+def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, data_sha: str | None) -> None:
+    """Print the ranked result table of a task under one protocol (and one test data set)."""
     from leaderboards.table import load_leaderboard, ranked, render
 
-    board = load_leaderboard(task, protocol, include_runs)
+    board = load_leaderboard(task, protocol, include_runs, data=data_sha)
     for problem in board.problems:
         click.echo(f"note: {problem}", err=True)
     if board.rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")
-    click.echo(render(ranked(board.rows), fmt), nl=False)
+    try:
+        table = ranked(board.rows)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    click.echo(render(table, fmt), nl=False)
 
 
 @cli.command()
