@@ -89,6 +89,30 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
     click.echo(result.to_markdown(), nl=False)
 
 
+@cli.command("inspect")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write every row as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write summary and rows as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a figure (.png/.pdf/.svg).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Inspect at most this many samples.")
+@click.option("--per-sample", is_flag=True, help="Print every (sample, exposure) row, not only the summary.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
+def inspect_command(data: Path, csv_path: Path | None, json_path: Path | None, plot_path: Path | None,
+                    limit: int | None, per_sample: bool, progress: bool | None) -> None:
+    """Statistics of bracketed RAW data: brightness, clipping, noise law, exposure ratios, dynamic range."""
+    from benchmark.datastats import inspect_data, plot_inspection
+
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise DataError(f"{plot_path}: expected a .png, .pdf or .svg file name")
+    result = inspect_data(data, limit, progress=sys.stderr.isatty() if progress is None else progress)
+    for path, write in ((csv_path, result.write_csv), (json_path, result.write_json)):
+        if path is not None:
+            write(path)
+    if plot_path is not None:
+        plot_inspection(result, plot_path, str(data))
+    click.echo(result.to_markdown(per_sample), nl=False)
+
+
 @cli.command()
 @click.option("--preset", default="bracketire", show_default=True,
               help="A shipped preset (bracketire, bracketire_plus) or a YAML file.")
