@@ -87,3 +87,42 @@ def test_video_layers_move_apart():
 def test_tiny_sizes_are_refused():
     with pytest.raises(DataError, match="at least 16x16"):
         dead_leaves_scene(8, 64, torch.Generator())
+
+
+def _config(*overrides):
+    from simulator.settings import load_simulation_config
+
+    return load_simulation_config("bracketire", ["output.size=[96, 64]", "num_samples=2", *overrides])
+
+
+def test_sources_builtin_shapes_and_video():
+    from simulator.scenes import list_scene_specs, load_scene_frames
+    from simulator.sources import builtin_scene
+
+    shapes = _config("source.name=shapes")
+    spec = list_scene_specs(shapes)[1]
+    assert (spec.scene, spec.frame) == ("shapes", "000001")
+    old = load_scene_frames(shapes, spec, torch.Generator().manual_seed(5))
+    assert torch.equal(old[0], builtin_scene(64, 96, torch.Generator().manual_seed(5)))  # the first generator, unchanged
+    still = load_scene_frames(_config(), list_scene_specs(_config())[0], torch.Generator().manual_seed(5))
+    assert torch.equal(still[0], dead_leaves_scene(64, 96, torch.Generator().manual_seed(5)))
+    video = _config("motion.model=video", "source.frames_per_group=6")
+    clip = load_scene_frames(video, list_scene_specs(video)[0], torch.Generator().manual_seed(5))
+    assert clip.shape == (6, 3, 64, 96) and not torch.equal(clip[0], clip[5])
+
+
+def test_photos_source_reads_the_shipped_photographs():
+    pytest.importorskip("skimage")
+    from simulator.errors import UnknownNameError
+    from simulator.photos import PHOTOS, load_photo
+    from simulator.scenes import list_scene_specs, load_scene_frames
+
+    config = _config("source.name=photos", "num_samples=9")
+    specs = list_scene_specs(config)
+    assert [s.scene for s in specs] == list(PHOTOS) and all(PHOTOS.values())  # each with its licence
+    frames = load_scene_frames(config, specs[1], torch.Generator())
+    assert frames.shape == (1, 3, 64, 96) and 0 <= frames.min() and frames.max() <= 1
+    photo = load_photo("chelsea")
+    assert photo.shape == (3, 300, 451)
+    with pytest.raises(UnknownNameError, match="did you mean 'coffee'"):
+        load_photo("cofee")
