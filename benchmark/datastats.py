@@ -8,9 +8,9 @@ every exposure, one row:
   the published data);
 * a noise law fitted on flat regions: in 8x8 blocks of each packed Bayer plane, the variance of a residual
   that removes the local mean (a pixel minus the mean of its 4 neighbours, whose variance is 5/4 of the
-  noise's); per level bin the 20 % of blocks quietest in their top half are taken as flat and their noise
-  is measured on their bottom half (so the choice does not favour blocks whose noise happens to be low);
-  ``variance = noise_slope x level + noise_floor`` is fitted to them by least squares (DN and DN^2);
+  noise's); per level bin the 20 % quietest blocks are taken as flat, their mean variance divided by the
+  bias of that choice for pure noise (:func:`_quiet_bias`, about 0.8); ``variance = noise_slope x level +
+  noise_floor`` is fitted to them by least squares (DN and DN^2);
 * ``ratio_measured``: this exposure's brightness over the previous one's, the median ratio over 8x8 blocks
   well exposed in both (:func:`measured_ratio`), beside ``ratio_nominal`` from the file names;
 * per sample, the scene's dynamic range and gradient statistics, twice: ``merged_*`` from a merge of the
@@ -26,6 +26,7 @@ unpickler). Nothing is written except what the caller asks for.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -134,6 +135,17 @@ def _residual(plane: torch.Tensor) -> torch.Tensor:
     return centre - 0.25 * (plane[:, :-2, 1:-1] + plane[:, 2:, 1:-1] + plane[:, 1:-1, :-2] + plane[:, 1:-1, 2:])
 
 
+@functools.lru_cache(maxsize=1)
+def _quiet_bias() -> float:
+    """Mean of the quietest :data:`FLAT_QUANTILE` of block variance estimates over the true variance, for
+    white Gaussian noise through :func:`_residual` (fixed-seed Monte Carlo, about 0.8): choosing the quietest
+    blocks favours those whose noise happens to be low, and this undoes that on average."""
+    noise = torch.randn(1, 64 * BLOCK + 2, 64 * BLOCK + 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = _residual(noise)[0].reshape(64, BLOCK, 64, BLOCK).permute(0, 2, 1, 3).reshape(-1, BLOCK * BLOCK)
+    var = (res.var(1) / 1.25).sort().values
+    return float(var[: int(FLAT_QUANTILE * var.numel())].mean())
+
+
 def noise_points(frame: torch.Tensor, white: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat-block ``(level, variance)`` pairs of one exposure, in DN and DN^2.
 
@@ -156,17 +168,15 @@ def noise_points(frame: torch.Tensor, white: int) -> tuple[np.ndarray, np.ndarra
     ok = (level.amin(1) > 0) & (level.amax(1) < white)
     if not bool(ok.any()):
         return np.zeros(0), np.zeros(0)
-    half = BLOCK * BLOCK // 2  # the top rows choose flat blocks, the bottom rows measure them: the choice
-    mean = level.mean(1)[ok]  # does not pick blocks whose noise happens to be low
-    chooser, var = spread[ok, :half].var(1), spread[ok, half:].var(1) / 1.25
+    mean, var = level.mean(1)[ok], spread[ok].var(1) / 1.25
     edges = torch.logspace(0, math.log10(white), LEVEL_BINS + 1, dtype=torch.float64)
     levels, variances = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (mean >= lo) & (mean < hi)
         if int(inside.sum()) >= 8:
-            order = chooser[inside].argsort()[: max(1, int(FLAT_QUANTILE * int(inside.sum())))]
+            quiet = var[inside].sort().values[: max(1, int(FLAT_QUANTILE * int(inside.sum())))]
             levels.append(float(mean[inside].median()))
-            variances.append(float(var[inside][order].mean()))
+            variances.append(float(quiet.mean()) / _quiet_bias())
     return np.asarray(levels), np.asarray(variances)
 
 
