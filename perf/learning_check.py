@@ -4,6 +4,7 @@ dead leaves) scenes; each scored on held-out data of both families and on photog
     python perf/learning_check.py                       # kalantari17, 300 iterations per run (CPU: ~10-20 min)
     python perf/learning_check.py --model tmrnet --iters 200
     python perf/learning_check.py --quick               # 2 iterations, tiny sets (what a smoke test would call)
+    python perf/learning_check.py --families builtin --name lc_builtin   # one family per process, in parallel
 
 Training data: ``bracketire`` preset, ``--samples`` samples of 640x384, seed 11, source ``builtin`` or ``shapes``.
 Held-out test sets (never the training seed): the built-in benchmark v1 (``shapes``, seed 2024) and v2
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--samples", type=int, default=16, help="training samples (640x384) per family")
     parser.add_argument("--runs", default=None, help="folder for learning_check.md/.csv (default leaderboards/runs)")
+    parser.add_argument("--families", default=",".join(TRAIN_FAMILIES), help="train on these (comma-separated)")
+    parser.add_argument("--name", default="learning_check", help="table file names: <runs>/<name>.md and .csv")
     parser.add_argument("--quick", action="store_true", help="2 iterations, patch 32, 2 tiny samples")
     args = parser.parse_args(argv)
     import pandas as pd
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
               f"lr {args.lr:g}, {args.samples} training samples ({size}, seed 11), EMA weights, CPU")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for family in TRAIN_FAMILIES:
+        for family in args.families.split(","):
             data = simulated(f"lc_train_{family}_{args.samples}_{size.strip('[]').replace(', ', 'x')}",
                              [f"source.name={family}", f"output.size={size}", f"num_samples={args.samples}",
                               "output.split=Train", "seed=11"])
@@ -109,8 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     text = f"Learning check (bracketire@1 scoring). Budget per run: {budget}.\n\n{table.to_markdown(index=False)}\n"
     print("\n" + text)
     if not args.quick:
-        table.assign(budget=budget).to_csv(folder / "learning_check.csv", index=False)
-        (folder / "learning_check.md").write_text(text)
+        table.assign(budget=budget).to_csv(folder / f"{args.name}.csv", index=False)
+        (folder / f"{args.name}.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -35,3 +35,12 @@ def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_
         assert f"| {model} " in table
     rows = (tmp_path / "runs" / "bench.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("model,")
+
+
+def test_perf_scenes_quick_reports_each_generator():
+    done = subprocess.run([sys.executable, "perf/scenes.py", "--quick"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    for name in ("builtin (dead leaves)", "shapes", "builtin video, 12 frames"):
+        line = next(l for l in done.stdout.splitlines() if l.startswith(name))
+        assert re.search(r"640x384\s+wall\s+\d+\.\d ms\s+cpu\s+\d+\.\d ms$", line), line
