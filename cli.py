@@ -126,10 +126,34 @@ def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv
     click.echo(result.to_markdown(), nl=False)
 
 
+@cli.command("inspect")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write every row as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write summary and rows as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a figure (.png/.pdf/.svg).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Inspect at most this many samples.")
+@click.option("--per-sample", is_flag=True, help="Print every (sample, exposure) row, not only the summary.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
+def inspect_command(data: Path, csv_path: Path | None, json_path: Path | None, plot_path: Path | None,
+                    limit: int | None, per_sample: bool, progress: bool | None) -> None:
+    """Statistics of bracketed RAW data: brightness, clipping, noise law, exposure ratios, dynamic range."""
+    from benchmark.datastats import inspect_data, plot_inspection
+
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise DataError(f"{plot_path}: expected a .png, .pdf or .svg file name")
+    result = inspect_data(data, limit, progress=sys.stderr.isatty() if progress is None else progress)
+    for path, write in ((csv_path, result.write_csv), (json_path, result.write_json)):
+        if path is not None:
+            write(path)
+    if plot_path is not None:
+        plot_inspection(result, plot_path, str(data))
+    click.echo(result.to_markdown(per_sample), nl=False)
+
+
 @cli.command()
 @click.option("--preset", default="bracketire", show_default=True,
               help="A shipped preset (bracketire, bracketire_plus) or a YAML file.")
-@click.option("--source", default=None, help="Scene source: builtin, hdr, ldr or video (default: the preset's).")
+@click.option("--source", default=None, help="Scene source: builtin, shapes, hdr, ldr or video (default: the preset's).")
 @click.option("--source-path", type=click.Path(exists=True, path_type=Path), default=None,
               help="File or folder for hdr / ldr / video sources.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset root to write.")
@@ -223,16 +247,21 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
 @click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
-def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool) -> None:
-    """Print the ranked result table of a task under one protocol."""
+@click.option("--data", "data_sha", default=None, help="Only runs on this test data (data_sha256 or a prefix).")
+def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, data_sha: str | None) -> None:
+    """Print the ranked result table of a task under one protocol (and one test data set)."""
     from leaderboards.table import load_leaderboard, ranked, render
 
-    board = load_leaderboard(task, protocol, include_runs)
+    board = load_leaderboard(task, protocol, include_runs, data=data_sha)
     for problem in board.problems:
         click.echo(f"note: {problem}", err=True)
     if board.rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")
-    click.echo(render(ranked(board.rows), fmt), nl=False)
+    try:
+        table = ranked(board.rows)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    click.echo(render(table, fmt), nl=False)
 
 
 @cli.command()

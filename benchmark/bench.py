@@ -1,8 +1,12 @@
 """Bench a registered model: inference over a test split, the published rendering, scoring, a runs row.
 
 With no data folder it uses the **built-in benchmark**: a small test split simulated deterministically
-from built-in scenes (``bracketire`` preset, 4 samples of 640x384, seed 2024) and cached, with the
-``rgb_vis_gt.png`` ground truth rendered as the protocol renders outputs.
+(``bracketire`` preset, 4 samples of 640x384, seed 2024) and cached, with the ``rgb_vis_gt.png`` ground
+truth rendered as the protocol renders outputs. Version 2 (the default) is made of the dead-leaves scenes of
+the ``builtin`` source; version 1 of the first procedural scenes (now the ``shapes`` source). Each version has
+its own cache folder, so its own manifest and ``data_sha256`` in the runs rows: rows of the two versions are
+never ranked together (:func:`leaderboards.table.ranked` refuses to mix checksums), and version 1 rows stay
+valid, reproducible with ``builtin_benchmark(version=1)``.
 """
 
 from __future__ import annotations
@@ -29,14 +33,19 @@ from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
 from simulator.camera import CameraMeta
 from simulator.dataset import manifest_path
-from simulator.errors import DataError, WeightsNotFoundError
+from simulator.errors import ConfigError, DataError, WeightsNotFoundError
 from simulator.layout import list_frames, read_frame
 from simulator.ownership import check_replaceable
 from simulator.registry import unknown_name
 from simulator.weights import cache_dir, resolve_weights, sha256_of
 
-BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
-                                              "output.previews=true"])
+_BENCHMARK_SETTINGS = ["output.size=[640, 384]", "num_samples=4", "seed=2024", "output.previews=true"]
+BUILTIN_BENCHMARKS = {  # version -> (cache folder, overrides of the bracketire preset)
+    1: ("builtin_benchmark_v1", ["source.name=shapes", *_BENCHMARK_SETTINGS]),
+    2: ("builtin_benchmark_v2", ["source.name=builtin", *_BENCHMARK_SETTINGS]),
+}
+BUILTIN_BENCHMARK_VERSION = 2  # the one bench uses without a data folder
+BUILTIN_BENCHMARK = BUILTIN_BENCHMARKS[BUILTIN_BENCHMARK_VERSION]
 WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 RENDER_BATCH_VALUES = 4 * 4 * 270 * 480  # outputs rendered in one DemosaicNet pass: up to four 1080p images
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
@@ -53,12 +62,18 @@ class BenchResult:
     row: dict[str, object]
 
 
-def builtin_benchmark(progress: bool = False) -> Path:
-    """The built-in benchmark dataset root, simulated on first use and cached (``$BRACKETIRE_CACHE``)."""
+def builtin_benchmark(progress: bool = False, version: int = BUILTIN_BENCHMARK_VERSION) -> Path:
+    """The built-in benchmark dataset root, simulated on first use and cached (``$BRACKETIRE_CACHE``).
+
+    Raises:
+        ConfigError: an unknown ``version``.
+    """
     from simulator.dataset import generate_dataset
     from simulator.settings import load_simulation_config
 
-    name, overrides = BUILTIN_BENCHMARK
+    if version not in BUILTIN_BENCHMARKS:
+        raise ConfigError(f"built-in benchmark version {version}; expected one of {sorted(BUILTIN_BENCHMARKS)}")
+    name, overrides = BUILTIN_BENCHMARKS[version]
     root = cache_dir() / name
     generate_dataset(load_simulation_config("bracketire", overrides), root, resume=True, progress=progress)
     return root
@@ -120,7 +135,7 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         "protocol": proto.tag, "psnr": result.mean.get("psnr"), "ssim": result.mean.get("ssim"),
         "lpips": result.mean.get("lpips"), "params_m": round(parameter_count(model) / 1e6, 4),
         "runtime_s": round(seconds / max(1, len(frames)), 4), "hardware": f"{platform.processor() or platform.machine()} ({device})",
-        "source": "bench" + (" (built-in benchmark)" if data is None else f" ({root})"), "read_or_inferred": "measured",
+        "source": "bench" + (f" (built-in benchmark v{BUILTIN_BENCHMARK_VERSION})" if data is None else f" ({root})"), "read_or_inferred": "measured",
         "date": dt.date.today().isoformat(),
         "weights_sha256": sha256_of(Path(weights))[:16] if weights else "", "data_sha256": _checksum_dir(root),
     }

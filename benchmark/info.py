@@ -58,7 +58,9 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
 
 
 _SOURCE_SUMMARIES = {
-    "builtin": "procedural HDR scenes (default; no files needed)",
+    "builtin": "dead-leaves HDR night scenes, layered (default; no files needed)",
+    "shapes": "the first procedural scenes: noise, stripes, rectangles, discs, lamps (no files needed)",
+    "photos": "colour photographs shipped in scikit-image (public domain / CC0), linearised; needs scikit-image",
     "hdr": "HDR stills: .exr, .hdr, .pfm, float .npy",
     "ldr": "sRGB photos, linearised, optional synthetic highlights",
     "video": "folders of HDR video frames (e.g. HdM-HDR-2014 clips)",

@@ -1,7 +1,8 @@
 """Load result tables (published rows shipped with the package, plus the user's runs) and rank them.
 
 Every row keeps its protocol; :func:`ranked` refuses to mix protocols, so full-image NTIRE numbers are
-never ranked together with border-cropped ones. Duplicate rows (same model, task, protocol) are reported,
+never ranked together with border-cropped ones, and refuses to mix test data (``data_sha256``, the checksum
+of the data's manifest that ``bench`` records), so rows of the built-in benchmark v1 and v2 stay apart. Duplicate rows (same model, task, protocol) are reported,
 not merged; contradictory duplicates (different numbers) are flagged as such.
 """
 
@@ -35,7 +36,7 @@ def _published() -> pd.DataFrame:
 
 
 def load_leaderboard(task: str | None = None, protocol: str | None = None, include_runs: bool = False,
-                     runs_dir: Path | None = None) -> Leaderboard:
+                     runs_dir: Path | None = None, data: str | None = None) -> Leaderboard:
     """Published rows (and, with ``include_runs``, every CSV in ``leaderboards/runs/``), filtered.
 
     Args:
@@ -43,6 +44,8 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
         protocol: ``name@version`` or just ``name`` (None: all).
         include_runs: add the user's own runs (written by ``bench``).
         runs_dir: where the runs are (default ``leaderboards/runs``).
+        data: keep only rows measured on this test data (a ``data_sha256`` value, or its prefix) and rows
+            that record none (published rows).
     """
     tables = [_published().assign(origin="published")]
     folder = Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or RUNS_DIR)
@@ -53,8 +56,12 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
         rows = rows[rows["task"] == task]
     if protocol is not None:
         rows = rows[(rows["protocol"] == protocol) | (rows["protocol"].str.split("@").str[0] == protocol)]
+    if data is not None:
+        checksum = rows["data_sha256"].astype("string")
+        rows = rows[checksum.isna() | (checksum == "") | checksum.str.startswith(data).fillna(False)]
     problems = []
-    for (model, row_task, row_protocol), group in rows.groupby(["model", "task", "protocol"]):
+    keys = rows.assign(data_sha256=rows["data_sha256"].fillna(""))
+    for (model, row_task, row_protocol, _), group in keys.groupby(["model", "task", "protocol", "data_sha256"]):
         if len(group) > 1:
             same = group[list(METRICS)].nunique(dropna=False).max() == 1
             kind = "duplicate" if same else "contradictory"
@@ -66,11 +73,16 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by PSNR (best first) with a ``position`` column; one protocol only.
 
     Raises:
-        ValueError: the rows mix protocols (choose one with ``--protocol``).
+        ValueError: the rows mix protocols (choose one with ``--protocol``) or test data (different
+            ``data_sha256``; choose one with ``--data``).
     """
     protocols = sorted(rows["protocol"].dropna().unique())
     if len(protocols) > 1:
         raise ValueError(f"rows mix protocols {protocols}; rank one protocol at a time")
+    checksums = sorted({str(v) for v in rows.get("data_sha256", pd.Series(dtype=object)).dropna() if str(v)})
+    if len(checksums) > 1:
+        raise ValueError(f"rows were measured on different test data (data_sha256 {', '.join(checksums)}); "
+                         "rank one data set at a time (leaderboard --data SHA)")
     out = rows.sort_values("psnr", ascending=False).reset_index(drop=True)
     out.insert(0, "position", range(1, len(out) + 1))
     return out

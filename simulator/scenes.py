@@ -2,7 +2,13 @@
 
 Sources (``source.name``):
 
-* ``builtin`` — ``num_samples`` procedural scenes, scene name ``builtin``, frames ``000000``, ``000001``, ...
+* ``builtin`` — ``num_samples`` dead-leaves night scenes (:mod:`simulator.deadleaves`), scene name ``builtin``,
+  frames ``000000``, ``000001``, ... With ``motion.model=video`` each is a clip of ``source.frames_per_group``
+  frames whose depth layers move at their own velocities (near ones faster).
+* ``shapes`` — the toolkit's first procedural scenes (smooth noise, stripes, rectangles, discs, lamps; see
+  :func:`simulator.sources.builtin_scene`), scene name ``shapes``; kept so that older results can be rebuilt.
+* ``photos`` — the colour photographs shipped in scikit-image (:mod:`simulator.photos`, each licence listed
+  there), linearised like ``ldr``; scene = the photo's name. Needs scikit-image.
 * ``hdr`` — HDR stills (``.exr``, ``.hdr``, ``.pfm``, ``.npy``): ``source.path`` is a file or a folder; one
   sample per file, scene = file stem.
 * ``ldr`` — sRGB photos (``.png``, ``.jpg``, ``.tif``), linearised; one sample per file.
@@ -22,11 +28,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from simulator.deadleaves import dead_leaves_scene, dead_leaves_video
 from simulator.errors import DataError
 from simulator.settings import SimulationConfig
 from simulator.sources import HDR_SUFFIXES, LDR_SUFFIXES, alexa_wide_gamut_to_srgb, builtin_scene, read_hdr_image, read_ldr_image
 
-SOURCE_NAMES = ("builtin", "hdr", "ldr", "video")
+SOURCE_NAMES = ("builtin", "shapes", "photos", "hdr", "ldr", "video")
+PROCEDURAL = ("builtin", "shapes")  # sources that need no files
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,12 @@ def list_scene_specs(config: SimulationConfig) -> list[SceneSpec]:
         from simulator.registry import unknown_name
 
         raise unknown_name("source", source.name, SOURCE_NAMES)
-    if source.name == "builtin":
-        return [SceneSpec(i, "builtin", f"{i:06d}") for i in range(limit)]
+    if source.name in PROCEDURAL:
+        return [SceneSpec(i, source.name, f"{i:06d}") for i in range(limit)]
+    if source.name == "photos":
+        from simulator.photos import photo_names
+
+        return [SceneSpec(i, name, "000000") for i, name in enumerate(photo_names()[:limit])]
     if source.path is None:
         raise DataError(f"source.name={source.name} needs source.path (a file or folder)")
     root = Path(source.path)
@@ -102,8 +114,16 @@ def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torc
     """The scene's pixels at the output size: ``[K, 3, H, W]`` float32 linear sRGB, >= 0."""
     width, height = config.output.size
     source = config.source
-    if source.name == "builtin":
+    if source.name == "builtin" and config.motion.model == "video":
+        frames = dead_leaves_video(height, width, source.frames_per_group, generator)
+    elif source.name == "builtin":
+        frames = dead_leaves_scene(height, width, generator)[None]
+    elif source.name == "shapes":
         frames = builtin_scene(height, width, generator)[None]
+    elif source.name == "photos":
+        from simulator.photos import load_photo
+
+        frames = load_photo(spec.scene, source.highlight_gain)[None]
     elif source.name == "ldr":
         frames = read_ldr_image(spec.paths[0], source.highlight_gain, source.min_size)[None]
     else:

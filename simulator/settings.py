@@ -18,7 +18,7 @@ from simulator.registry import unknown_name
 
 @dataclass(frozen=True)
 class SourceConfig:
-    name: str = "builtin"  # builtin | hdr | ldr | video
+    name: str = "builtin"  # builtin (dead leaves) | shapes (the first procedural scenes) | hdr | ldr | video
     path: str | None = None  # file or folder for file-based sources
     highlight_gain: float = 1.0  # ldr: boost of near-white regions (1 = off)
     colorspace: Literal["linear_srgb", "alexa_wide_gamut"] = "linear_srgb"  # HdM-HDR-2014 clips: alexa_wide_gamut

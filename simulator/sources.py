@@ -10,8 +10,9 @@ naming the file.
   primaries with the published generator's constants (or colour-science's matrix) and scaled by 2^-4 as
   the published generator does.
 * LDR photos (``.png``, ``.jpg``): sRGB-decoded to linear, optionally with synthetic highlights.
-* ``builtin``: procedural HDR scenes (texture, sharp edges, light sources hundreds of times brighter
-  than the background, deep shadows), deterministic from a seed: the default for demos and tests.
+* ``shapes`` (:func:`builtin_scene`): the toolkit's first procedural HDR scenes (smooth noise, stripes,
+  rectangles, discs, lamps hundreds of times brighter than the background, a deep shadow), deterministic
+  from a seed. The default ``builtin`` source is now :mod:`simulator.deadleaves`.
 """
 
 from __future__ import annotations
@@ -165,7 +166,12 @@ def read_ldr_image(path: str | Path, highlight_gain: float = 1.0, min_size: int 
     if bgr is None:
         raise DataError(f"{path}: unreadable image; expected an 8- or 16-bit sRGB photo")
     scale = 65535.0 if bgr.dtype == np.uint16 else 255.0
-    rgb = _validate(bgr[..., ::-1].astype(np.float32) / scale, path, min_size)
+    return ldr_to_linear(_validate(bgr[..., ::-1].astype(np.float32) / scale, path, min_size), highlight_gain)
+
+
+def ldr_to_linear(rgb: torch.Tensor, highlight_gain: float = 1.0) -> torch.Tensor:
+    """sRGB-encoded ``[3, H, W]`` in [0, 1] -> linear ``[3, H, W]`` float32 >= 0; pixels whose brightest channel
+    is above 0.95 are boosted smoothly up to ``highlight_gain`` (1 = off)."""
     linear = srgb_to_linear(rgb).clamp_min(0)
     if highlight_gain != 1.0:
         peak = rgb.max(dim=0, keepdim=True).values
@@ -183,7 +189,7 @@ def _smooth_noise(height: int, width: int, cells: int, generator: torch.Generato
 
 
 def builtin_scene(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
-    """A procedural HDR scene.
+    """A procedural HDR scene of the ``shapes`` source (the ``builtin`` source before dead leaves).
 
     A textured, coloured background (multi-scale smooth noise and stripes, about 0.02 - 0.5), shapes with
     sharp edges, a deep-shadow region (x 0.02) and 2 - 5 light sources 200 - 800 times brighter than the

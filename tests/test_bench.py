@@ -57,3 +57,17 @@ def test_published_weights_are_found_through_their_environment_variable(env, tmp
     result = _bench("--model", "tmrnet")
     assert result.exit_code == 0, result.output
     assert "| tmrnet | bracketire@1 |" in result.output and "| 13.29 |" in result.output
+
+
+def test_builtin_benchmark_versions_have_their_own_data_and_checksum(env):
+    from benchmark.bench import bench, builtin_benchmark
+    from simulator.errors import ConfigError
+
+    v1, v2 = builtin_benchmark(version=1), builtin_benchmark(version=2)
+    assert v1 != v2 and (v1 / "Test" / "shapes").is_dir() and (v2 / "Test" / "builtin").is_dir()
+    old = bench("merge", data=v1, runs_dir=env / "versions").row
+    new = bench("merge", runs_dir=env / "versions").row  # no data: the current version, 2
+    assert old["data_sha256"] != new["data_sha256"] and "unknown" not in (old["data_sha256"], new["data_sha256"])
+    assert new["source"] == "bench (built-in benchmark v2)"
+    with pytest.raises(ConfigError, match="version 3"):
+        builtin_benchmark(version=3)

@@ -43,3 +43,12 @@ def test_perf_real_quick_reports_reading_and_rendering():
     assert done.returncode == 0, done.stderr[-2000:]
     for step in ("read bracket", "render", "render tiled 64"):
         assert re.search(rf"^{step}\s+\d+\.\d+ s\s+\d+\.\d+ MP/s$", done.stdout, re.M), done.stdout
+
+
+def test_perf_scenes_quick_reports_each_generator():
+    done = subprocess.run([sys.executable, "perf/scenes.py", "--quick"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    for name in ("builtin (dead leaves)", "shapes", "builtin video, 12 frames"):
+        line = next(l for l in done.stdout.splitlines() if l.startswith(name))
+        assert re.search(r"640x384\s+wall\s+\d+\.\d ms\s+cpu\s+\d+\.\d ms$", line), line

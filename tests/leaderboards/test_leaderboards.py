@@ -51,3 +51,24 @@ def test_cli_leaderboard_and_plot(tmp_path):
     assert result.exit_code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire"])
     assert bad.exit_code == 2 and "no results for task bracketire under protocol bracketire" in bad.stderr
+
+
+def test_rows_on_different_test_data_are_never_ranked_together(tmp_path, monkeypatch):
+    # two versions of the built-in benchmark: same model and protocol, different data_sha256
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    row = {"model": "merge", "task": "bracketire", "protocol": "bracketire@1", "ssim": 0.6, "source": "bench"}
+    pd.DataFrame([{**row, "psnr": 23.7, "data_sha256": "77132d1b31b7079c"},
+                  {**row, "model": "reference", "psnr": 13.0, "data_sha256": "77132d1b31b7079c"},
+                  {**row, "psnr": 30.1, "data_sha256": "a0b1c2d3e4f50617"}]).to_csv(runs / "bench.csv", index=False)
+    board = load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs)
+    assert not board.problems  # the same model on two data sets is not a contradiction
+    with pytest.raises(ValueError, match="different test data .*77132d1b31b7079c, a0b1c2d3e4f50617"):
+        ranked(board.rows)
+    old = ranked(load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs, data="7713").rows)
+    assert old["model"].tolist() == ["merge", "reference"] and old["psnr"].tolist() == [23.7, 13.0]
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(runs))
+    mixed = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs"])
+    assert mixed.exit_code == 2 and "leaderboard --data SHA" in mixed.stderr
+    new = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs", "--data", "a0b1"])
+    assert new.exit_code == 0 and "30.1" in new.output and "23.7" not in new.output
