@@ -171,3 +171,16 @@ def test_layouts_are_detected_and_bad_inputs_named(data, tmp_path):
         detect_layout(empty)
     result = _cli("predict", "--model", "merge", "--input", str(empty), "--out", str(tmp_path / "o"), "--no-progress")
     assert result.exit_code == 2 and str(empty) in result.stderr
+
+
+def test_classical_models_run_whole_images_whatever_the_tile(data, tmp_path):
+    # merge aligns each frame globally: by tiles it aligned every tile on its own (seams, ghosts at borders)
+    outputs = []
+    for tile in ("16", "256"):
+        out = tmp_path / tile
+        result = _cli("predict", "--model", "merge", "--input", str(data / "data"), "--out", str(out),
+                      "--tile", tile, "--no-progress")
+        assert result.exit_code == 0, result.output
+        outputs.append({p.name: p.read_bytes() for p in (out / "png16").iterdir()})
+        assert json.loads((out / "predict.json").read_text())["run"]["tile"] is None
+    assert outputs[0] == outputs[1]
