@@ -184,3 +184,55 @@ def test_classical_models_run_whole_images_whatever_the_tile(data, tmp_path):
         outputs.append({p.name: p.read_bytes() for p in (out / "png16").iterdir()})
         assert json.loads((out / "predict.json").read_text())["run"]["tile"] is None
     assert outputs[0] == outputs[1]
+
+
+def test_real_brackets_reach_the_model_with_their_measured_exposures(tmp_path, monkeypatch):
+    # simulator.real (camera RAW / DNG readers, issue 15A) stands in here as a module with its documented API
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    import torch
+
+    @dataclass(frozen=True)
+    class RawBracket:
+        name: str
+        raws: torch.Tensor
+        exposures: tuple
+        meta: object
+        render_info: object
+        files: tuple
+
+    exposures = (1.0, 3.9, 15.8, 62.0, 251.0)
+    raws = torch.rand(5, 4, 24, 32, generator=torch.Generator().manual_seed(0))
+    rendered = []
+
+    def render_real(raw, info):
+        rendered.append((raw.clone(), info))
+        return np.full((48, 64, 3), 1000, np.uint16), np.full((48, 64, 3), 10, np.uint8)
+
+    fake = types.ModuleType("simulator.real")
+    fake.detect_raw_layout = lambda root: "camera"
+    fake.iter_raw_brackets = lambda root, layout=None, group=None: iter(
+        [RawBracket("IMG_0001", raws, exposures, None, {"info": group}, (root / "IMG_0001.dng",))])
+    fake.render_real = render_real
+    monkeypatch.setitem(sys.modules, "simulator.real", fake)
+    (tmp_path / "shots").mkdir()
+    result = _cli("predict", "--model", "reference", "--input", str(tmp_path / "shots"), "--out", str(tmp_path / "o"),
+                  "--group", "5", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "| IMG_0001 " in result.output and "3.9, 15.8, 62, 251" in result.output
+    (raw, info), = rendered
+    assert info == {"info": 5}
+    assert torch.allclose(raw, raws[0] * 15.8, rtol=1e-6, atol=0)  # no test crop; gain e[2] / e[0] measured
+    assert read_png16(tmp_path / "o" / "png16" / "IMG_0001.png").shape == (48, 64, 3)
+
+
+def test_real_layouts_without_their_readers_say_so_in_one_line(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "simulator.real", None)  # as if not importable (not merged / no rawpy)
+    result = _cli("predict", "--model", "merge", "--input", str(tmp_path), "--out", str(tmp_path / "o"),
+                  "--layout", "camera", "--no-progress")
+    assert result.exit_code == 2 and "simulator.real" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
