@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from benchmark.ground_truth import ground_truth_folder, list_test_frames
@@ -95,7 +96,8 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
             raws = (sample.raws.float() / 1023)[None, ..., crop:-crop, crop:-crop]
             start = time.perf_counter()
-            out = tiled_forward(model, raws, tile=tile, device=device).clamp_min(0)
+            exposures = torch.tensor(sample.exposures, dtype=torch.float32)  # the bracket's own ratios
+            out = tiled_forward(model, raws, tile=tile, device=device, exposures=exposures).clamp_min(0)
             seconds += time.perf_counter() - start
             png = render_png_array(out[0].cpu(), sample.meta, padding=proto.padding)
             name = proto.file_pattern.format(scene=scene, frame=frame)

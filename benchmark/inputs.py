@@ -38,8 +38,9 @@ class Bracket:
     Attributes:
         name: output file stem, ``<scene>-<frame>`` (or the real bracket's name).
         raws: ``[T, 4, h, w]`` float32 in [0, 1], shortest exposure first, uncropped.
-        exposures: measured relative exposures ``[T]`` (real / camera brackets), or None for the protocol's
-            fixed ratio (synthetic / NTIRE inputs).
+        exposures: relative exposures ``[T]``: measured (real / camera brackets) or the multiples in the file
+            names ``raw_<m>.npy`` (synthetic / NTIRE: 1, 4, 16, 64, 256 give the fixed-ratio result bit for
+            bit); None for the model's fixed ratio.
         meta: camera metadata for the protocol rendering (synthetic / NTIRE), else None.
         render_info: what ``simulator.real.render_real`` needs (real / camera), else None.
         source: the folder or first file the bracket came from.
@@ -140,7 +141,8 @@ def iter_brackets(path: str | os.PathLike[str], layout: str | None = None, scale
     def read() -> Iterator[Bracket]:
         for name, folder in samples:
             sample = read_frame(folder, scale=scale)
-            yield Bracket(name, sample.raws.float() / RAW_WHITE, None, sample.meta, None, folder)
+            exposures = torch.tensor(sample.exposures, dtype=torch.float32)  # raw_<m>.npy: 1, 4, ... 256
+            yield Bracket(name, sample.raws.float() / RAW_WHITE, exposures, sample.meta, None, folder)
 
     return layout, len(samples), read()
 

@@ -10,6 +10,7 @@ reproduces the untiled forward exactly.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -65,7 +66,8 @@ def tiled_forward(
         autocast: float16 autocast on CUDA (ignored on CPU).
         progress: show a progress bar over tiles.
         exposures: the bracket's measured relative exposures ``[T]`` or ``[B, T]``, passed to every tile's
-            ``model(raws, exposures=...)``; None keeps the fixed-ratio call ``model(raws)``.
+            ``model(raws, exposures=...)``; None keeps the fixed-ratio call ``model(raws)`` (so does a model
+            whose forward has no ``exposures`` argument, see :func:`accepts_exposures`).
 
     Returns:
         ``[B, 4, s*h, s*w]`` float32 on ``raws``' device.
@@ -95,10 +97,19 @@ def tiled_forward(
     return out
 
 
+def accepts_exposures(model: nn.Module) -> bool:
+    """True when ``model.forward`` takes measured ``exposures`` (every registered model; a user's own model
+    without that argument gets the fixed-ratio call ``model(raws)``)."""
+    parameters = inspect.signature(model.forward).parameters
+    return "exposures" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
 def _run(model: nn.Module, raws: torch.Tensor, device: torch.device, autocast: bool,
          exposures: torch.Tensor | None = None) -> torch.Tensor:
     inputs = raws.to(device)
-    extra = {} if exposures is None else {"exposures": torch.as_tensor(exposures, dtype=torch.float32).to(device)}
+    extra = {}
+    if exposures is not None and accepts_exposures(model):
+        extra["exposures"] = torch.as_tensor(exposures, dtype=torch.float32).to(device)
     if autocast and device.type == "cuda":
         with torch.autocast("cuda", dtype=torch.float16):
             return model(inputs, **extra).float()

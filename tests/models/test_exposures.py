@@ -96,3 +96,12 @@ def test_tiled_forward_passes_the_exposures_to_every_tile():
 def test_bad_exposures_are_refused_with_their_values(bad):
     with pytest.raises(DataError, match="exposures"):
         _model("reference")(_raws(2), exposures=bad)
+
+
+def test_a_model_without_the_exposures_argument_gets_the_fixed_ratio_call():
+    class Plain(torch.nn.Module):  # a user's own model, written before measured exposures existed
+        def forward(self, raws):
+            return raws[:, 0] * 16
+
+    raws = _raws()
+    assert torch.equal(tiled_forward(Plain(), raws, tile=None, exposures=MEASURED), raws[:, 0] * 16)
