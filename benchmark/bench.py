@@ -27,7 +27,7 @@ from benchmark.scoring import ScoreResult, score
 from models import MODELS, build_model, parameter_count
 from models.checkpoints import load_checkpoint, read_model_config
 from models.tmrnet import PUBLISHED_WEIGHTS
-from models.inference import effective_tile, tiled_forward
+from models.inference import tiled_forward
 from simulator.dataset import manifest_path
 from simulator.errors import DataError, WeightsNotFoundError
 from simulator.layout import read_frame
@@ -82,7 +82,6 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     """
     proto: Protocol = get_protocol(protocol)
     model, weights = load_model(model_name, weights, device)
-    tile = effective_tile(model, tile)
     root = Path(data) if data is not None else builtin_benchmark(progress)
     frames = list_test_frames(root)
     truth = ground_truth_folder(root, proto, frames)

@@ -28,7 +28,7 @@ from benchmark.inputs import Bracket, iter_brackets
 from benchmark.outputs import OutputFolder, encode_png, preview_of
 from benchmark.protocols import get_protocol
 from benchmark.render import render_png_array
-from models.inference import effective_tile, tiled_forward
+from models.inference import tiled_forward
 from simulator.errors import DataError
 from simulator.weights import sha256_of
 
@@ -101,7 +101,6 @@ def predict(
     """
     proto = get_protocol(protocol)
     model, found = load_model(model_name, weights, device)
-    tile, memory_gb = (tile, memory_gb) if effective_tile(model, 1) else (None, None)  # see effective_tile
     scale = getattr(model, "scale", 1)
     layout, count, brackets = iter_brackets(input_path, layout, scale=scale, group=group)
     run = {"model": model_name, "weights_sha256": sha256_of(found)[:16] if found else "",

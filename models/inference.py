@@ -28,15 +28,6 @@ def tile_for_budget(memory_gb: float, channels: int = 64, frames: int = 5) -> in
     return max(32, side // 8 * 8)
 
 
-def effective_tile(model: nn.Module, tile: int | None) -> int | None:
-    """The tile to use for ``model``: None (the whole image) for a model without parameters, else ``tile``.
-
-    Classical models (``reference``, ``merge``) need no activation memory, and ``merge`` aligns each input
-    globally: run by tiles it aligned every tile on its own, which left seams and ghosts at tile borders.
-    """
-    return None if next(iter(model.parameters()), None) is None else tile
-
-
 def _starts(size: int, core: int) -> list[int]:
     return list(range(0, size, core))
 

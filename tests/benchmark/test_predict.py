@@ -173,19 +173,6 @@ def test_layouts_are_detected_and_bad_inputs_named(data, tmp_path):
     assert result.exit_code == 2 and str(empty) in result.stderr
 
 
-def test_classical_models_run_whole_images_whatever_the_tile(data, tmp_path):
-    # merge aligns each frame globally: by tiles it aligned every tile on its own (seams, ghosts at borders)
-    outputs = []
-    for tile in ("16", "256"):
-        out = tmp_path / tile
-        result = _cli("predict", "--model", "merge", "--input", str(data / "data"), "--out", str(out),
-                      "--tile", tile, "--no-progress")
-        assert result.exit_code == 0, result.output
-        outputs.append({p.name: p.read_bytes() for p in (out / "png16").iterdir()})
-        assert json.loads((out / "predict.json").read_text())["run"]["tile"] is None
-    assert outputs[0] == outputs[1]
-
-
 def test_real_brackets_reach_the_model_with_their_measured_exposures(tmp_path, monkeypatch):
     # simulator.real (camera RAW / DNG readers, issue 15A) stands in here as a module with its documented API
     import sys
