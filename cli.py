@@ -225,21 +225,60 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
 @click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as JSON.")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the rendered outputs there (png16/, preview/, as predict writes them).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
 def bench(model_name: str, weights: Path | None, data: Path | None, protocol: str, device: str,
-          json_path: Path | None, progress: bool) -> None:
+          json_path: Path | None, save: Path | None, progress: bool) -> None:
     """Run a model over a test split, render and score it as published, and log a runs row."""
     from benchmark.bench import bench as run_bench
     from benchmark.bench import bench_table
     from simulator.ownership import check_replaceable
 
     check_replaceable(json_path, "score json", "--json")
-    result = run_bench(model_name, weights, data, protocol, device, progress=progress)
+    result = run_bench(model_name, weights, data, protocol, device, progress=progress, save=save)
     if json_path:
         result.score.write_json(json_path)
     for line in result.score.notes():
         click.echo(line, err=True)
     click.echo(bench_table(result), nl=False)
+
+
+@cli.command()
+@click.option("--model", "model_name", required=True, help="A registered model (python cli.py info lists them).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint for learned models (default: found as bench finds it).")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Brackets: a dataset in the published layout, NTIRE <frame>/raw_*.npy folders, or camera RAW / DNG.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: png16/ (what score reads), preview/, hdr/, predict.json. Resumable.")
+@click.option("--zip", "zip_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write an NTIRE-style submission: the flat PNGs plus readme.txt.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--tile", type=click.IntRange(min=8), default=256, show_default=True,
+              help="Tile side in packed pixels (0 is not allowed; see --memory-gb).")
+@click.option("--memory-gb", type=click.FloatRange(min=0.01), default=None,
+              help="Pick the tile from an activation budget instead of --tile.")
+@click.option("--save-hdr", is_flag=True, help="Also write hdr/<name>.npy, the linear HDR RAW result (float32 h x w x 4).")
+@click.option("--layout", type=click.Choice(["synthetic", "ntire", "real", "camera"]), default=None,
+              help="Input layout (default: detected).")
+@click.option("--group", type=click.IntRange(min=2), default=None, help="Frames per bracket for camera RAW folders.")
+@click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True,
+              help="Rendering protocol of synthetic / NTIRE inputs (test crop, zero border).")
+@click.option("--description", default=None, help="readme.txt's free description (default: model and weights).")
+@click.option("--extra-data", is_flag=True, help="readme.txt: the model was trained with extra data.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, zip_path: Path | None, device: str,
+            tile: int, memory_gb: float | None, save_hdr: bool, layout: str | None, group: int | None,
+            protocol: str, description: str | None, extra_data: bool, progress: bool) -> None:
+    """Run a model over every bracket of an input and keep the results (16-bit PNG, preview, optional HDR)."""
+    from benchmark.predict import predict as run_predict
+    from benchmark.tables import to_markdown
+
+    result = run_predict(model_name, input_path, out, weights, device, None if memory_gb else tile, memory_gb,
+                         save_hdr, layout, group, protocol, zip_path, description, extra_data, progress)
+    click.echo(to_markdown(result.table))
+    click.echo(result.summary())
 
 
 @cli.command()

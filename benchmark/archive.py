@@ -15,7 +15,9 @@ Rules (the NTIRE 2024 rule is a flat archive of ``<scene>-<frame>.png`` files):
   total, checked on the header sizes first and again on the bytes actually decompressed, since headers
   can lie.
 
-Junk that archivers add on their own is ignored silently, never extracted: anything under ``__MACOSX/``
+The NTIRE ``readme.txt`` at the top level (runtime, CPU/GPU, extra data, description; ``predict --zip``
+writes one) is allowed and ignored, never extracted. Junk that archivers add on their own is ignored
+silently, never extracted: anything under ``__MACOSX/``
 and files named ``.DS_Store`` or ``Thumbs.db`` (at any depth). A folder submission follows the same rules
 (flat, only PNGs, no links, same junk ignored), so a folder that passes also passes once zipped; its
 ``max_bytes`` is not checked, since nothing is extracted.
@@ -38,6 +40,7 @@ from simulator.errors import DataError
 
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 JUNK_PREFIX = "__MACOSX/"
+README_NAME = "readme.txt"
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -88,6 +91,11 @@ def open_submission(path: str | os.PathLike[str], limits: ArchiveLimits | None =
         raise DataError(f"{source}: no such file or folder")
 
 
+def is_readme(name: str) -> bool:
+    """True for the NTIRE submission's ``readme.txt`` at the top level (any case): allowed, not scored."""
+    return name.lower() == README_NAME
+
+
 def is_junk(name: str) -> bool:
     """True for archiver junk ignored in submissions: ``__MACOSX/...``, ``.DS_Store``, ``Thumbs.db``."""
     name = name.replace("\\", "/")
@@ -101,7 +109,7 @@ def _folder_files(folder: Path, limits: ArchiveLimits) -> dict[str, Path]:
         raise DataError(f"{folder}: has {len(entries)} entries; at most {limits.max_files} allowed")
     files: dict[str, Path] = {}
     for entry in entries:
-        if is_junk(entry.name):
+        if is_junk(entry.name) or (is_readme(entry.name) and entry.is_file() and not entry.is_symlink()):
             continue
         where = f"{folder}: {entry.name!r}"
         if entry.is_symlink():
@@ -157,6 +165,8 @@ def _validate_entries(
             raise DataError(f"{where} is in a folder; submissions are flat (<scene>-<frame>.png at the top level)")
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
             raise DataError(f"{where} is not a regular file")
+        if is_readme(name):
+            continue
         if not name.lower().endswith(".png"):
             raise DataError(f"{where} is not a .png file; submissions hold 16-bit PNGs only")
         if info.flag_bits & 0x1:

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from benchmark.images import write_png16
+from benchmark.ground_truth import ground_truth_folder, list_test_frames
+from benchmark.outputs import OutputFolder, encode_png, preview_of
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_arrays
 from benchmark.scoring import ScoreResult, score
@@ -34,7 +36,7 @@ from models.inference import tiled_forward
 from simulator.camera import CameraMeta
 from simulator.dataset import manifest_path
 from simulator.errors import ConfigError, DataError, WeightsNotFoundError
-from simulator.layout import list_frames, read_frame
+from simulator.layout import read_frame
 from simulator.ownership import check_replaceable
 from simulator.registry import unknown_name
 from simulator.weights import cache_dir, resolve_weights, sha256_of
@@ -86,50 +88,57 @@ def _checksum_dir(root: Path) -> str:
 
 def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: str | os.PathLike[str] | None = None,
           protocol: str = "bracketire", device: str = "cpu", tile: int | None = 256, progress: bool = False,
-          runs_dir: str | os.PathLike[str] | None = None) -> BenchResult:
+          runs_dir: str | os.PathLike[str] | None = None, save: str | os.PathLike[str] | None = None) -> BenchResult:
     """Run ``model_name`` over the test split of ``data`` (or the built-in benchmark) and score it.
 
+    The ground truth is each sample's ``rgb_vis_gt.png``, or rendered from its ``raw_gt.npy`` where those
+    are missing (once per dataset, cached: ``benchmark/ground_truth.py``). ``save``: keep the rendered
+    outputs in that folder, laid out as ``predict`` writes them (``png16/``, ``preview/``, ``predict.json``).
+
     Raises:
-        DataError: a model that needs weights was given none (the message lists what runs without).
+        DataError: a model that needs weights was given none (the message lists what runs without); inputs
+            without ground truth (the message points to ``predict``); a foreign file in the ``save`` folder.
     """
     proto: Protocol = get_protocol(protocol)
     check_device("--device", device)
     check_replaceable(runs_folder(runs_dir) / "bench.csv", "runs table", "runs table", create_parent=True)  # rows are appended there
-    weights = _find_weights(model_name, weights)
-    saved = read_model_config(weights) if weights is not None else None
-    if saved is not None and saved["name"] != model_name:
-        raise DataError(f"{weights}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
-    model = build_model(model_name, **(saved["kwargs"] if saved else {}))
-    if weights is not None:
-        load_checkpoint(model, weights)
-    model = model.to(device).eval()
+    model, weights = load_model(model_name, weights, device)
     root = Path(data) if data is not None else builtin_benchmark(progress)
-    frames = list_frames(root)
+    frames = list_test_frames(root)
+    truth = ground_truth_folder(root, proto, frames)
     crop = TEST_CROP.get(proto.name, 5)
     seconds = 0.0
+    run = {"model": model_name, "weights_sha256": sha256_of(Path(weights))[:16] if weights else "",
+           "input": str(root.resolve()), "layout": "synthetic", "protocol": proto.tag, "tile": tile, "memory_gb": None, "device": device}
     with tempfile.TemporaryDirectory() as tmp:
+        outputs = OutputFolder(save if save is not None else tmp, run)
         pending: list[tuple[str, torch.Tensor, CameraMeta]] = []  # outputs waiting to be rendered together
 
         def render_pending() -> None:
             pngs = render_png_arrays(torch.stack([o for _, o, _ in pending]), [m for _, _, m in pending],
                                      padding=proto.padding)
             for (name, _, _), png in zip(pending, pngs):
-                write_png16(Path(tmp) / f"{name}.png", png)
+                outputs.write(f"png16/{name}", encode_png(png))
+                if save is not None:
+                    outputs.write(f"preview/{name}", encode_png(preview_of(png, proto.padding)))
+            if save is not None:
+                outputs.save_manifest()
             pending.clear()
 
         for scene, frame, folder in frames:
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
             raws = (sample.raws.float() / 1023)[None, ..., crop:-crop, crop:-crop]
             start = time.perf_counter()
-            out = tiled_forward(model, raws, tile=tile, device=device).clamp_min(0)
+            exposures = torch.tensor(sample.exposures, dtype=torch.float32)  # the bracket's own ratios
+            out = tiled_forward(model, raws, tile=tile, device=device, exposures=exposures).clamp_min(0)
             seconds += time.perf_counter() - start
             if pending and (pending[0][1].shape != out[0].shape or
                             (len(pending) + 1) * out[0].numel() > RENDER_BATCH_VALUES):
                 render_pending()
-            pending.append((f"{scene}-{frame}", out[0].cpu(), sample.meta))
+            pending.append((proto.file_pattern.format(scene=scene, frame=frame), out[0].cpu(), sample.meta))
         if pending:
             render_pending()
-        result = score(tmp, root, proto.name, progress=progress)
+        result = score(outputs.path("png16"), truth, proto.name, progress=progress)
     row = {
         "model": model_name, "task": "bracketire_plus" if getattr(model, "scale", 1) == 4 else "bracketire",
         "protocol": proto.tag, "psnr": result.mean.get("psnr"), "ssim": result.mean.get("ssim"),
@@ -141,6 +150,26 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     }
     _append_run(row, runs_dir)
     return BenchResult(model_name, parameter_count(model), seconds / max(1, len(frames)), result, row)
+
+
+def load_model(model_name: str, weights: str | os.PathLike[str] | None = None,
+               device: str = "cpu") -> tuple[nn.Module, Path | None]:
+    """The registered model ``model_name`` in eval mode on ``device``, with its weights, and the weight file used.
+
+    Weights: ``weights``, else the published file from its variable or the cache (see :func:`_find_weights`);
+    a checkpoint saved by the runner rebuilds the model with its saved constructor arguments.
+
+    Raises:
+        DataError: a learned model with no weights, or a checkpoint of another model.
+    """
+    found = _find_weights(model_name, weights)
+    saved = read_model_config(found) if found is not None else None
+    if saved is not None and saved["name"] != model_name:
+        raise DataError(f"{found}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
+    model = build_model(model_name, **(saved["kwargs"] if saved else {}))
+    if found is not None:
+        load_checkpoint(model, found)
+    return model.to(device).eval(), found
 
 
 def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Path | None:

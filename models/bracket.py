@@ -5,6 +5,12 @@ exposure first, consecutive exposures ``exposure_ratio`` apart. It returns ``[B,
 the shortest exposure's instant on the *unit frame's* scale: frame ``t`` is multiplied by
 ``exposure_ratio ** (unit_frame - t)`` (16, 4, 1, 1/4, 1/16 for five frames), so the shortest frame's white
 level is 16. This is the published TMRNet convention; the loss is L1 on ``mu_law(out / 16)``.
+
+Measured exposures: ``forward(raws, exposures=e)`` with ``e [B, T]`` (or ``[T]``) relative exposures (exposure
+time x gain, shortest first, any common scale) uses the bracket's own ratios instead: frame ``t`` is multiplied
+by ``e[unit_frame] / e[t]``, as the published real-world models do (``exposure[2] / exposure``). ``exposures=None``
+(the default) is the fixed-ratio call, unchanged; ``e = ratio ** t`` gives the same gains bit for bit when the
+ratio is a power of two.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import torch.nn.functional as F
 
 from simulator.checks import check_image
 from simulator.color import mu_law
+from simulator.errors import DataError
 
 GAMMA = 1 / 2.2
 
@@ -34,16 +41,53 @@ def default_unit_frame(num_frames: int, unit_frame: int | None = None) -> int:
     return (num_frames - 1) // 2 if unit_frame is None else unit_frame
 
 
-def exposure_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor) -> torch.Tensor:
-    """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` with ``like``'s dtype and device."""
-    values = [exposure_ratio ** (unit_frame - t) for t in range(frames)]
-    return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, frames, 1, 1, 1)
+def check_exposures(exposures: torch.Tensor, frames: int, batch: int | None = None) -> torch.Tensor:
+    """Validate measured exposures and return them as ``[B or 1, T]``.
+
+    Args:
+        exposures: ``[T]`` or ``[B, T]`` relative exposures (time x gain), positive, finite, any scale.
+        frames: the bracket's frame count ``T``.
+        batch: the batch size ``B`` the exposures must match (``[T]`` and ``[1, T]`` broadcast).
+
+    Raises:
+        DataError: wrong shape, or a value that is not a positive finite number.
+    """
+    e = torch.as_tensor(exposures)
+    if e.ndim == 1:
+        e = e[None]
+    if e.ndim != 2 or e.shape[1] != frames or (batch is not None and e.shape[0] not in (1, batch)):
+        raise DataError(f"exposures has shape {tuple(torch.as_tensor(exposures).shape)}; expected [{frames}] or "
+                        f"[B, {frames}] relative exposures, shortest first")
+    if not bool(torch.isfinite(e).all()) or not bool((e > 0).all()):
+        raise DataError(f"exposures {e.tolist()}: expected positive finite relative exposures")
+    return e
 
 
-def normalize_exposures(raws: torch.Tensor, exposure_ratio: float = 4.0, unit_frame: int | None = None) -> torch.Tensor:
-    """``raws [B, T, C, h, w]`` as stored -> every frame on the unit frame's scale (same shape)."""
+def exposure_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor,
+                   exposures: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-frame gains to the unit frame's scale, with ``like``'s dtype and device.
+
+    ``exposures=None``: ``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` (the fixed ratio).
+    ``exposures [T]`` or ``[B, T]``: ``[B or 1, T, 1, 1, 1]`` gains ``exposures[:, unit_frame] / exposures[:, t]``.
+    """
+    if exposures is None:
+        values = [exposure_ratio ** (unit_frame - t) for t in range(frames)]
+        return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, frames, 1, 1, 1)
+    e = check_exposures(exposures, frames).to(dtype=like.dtype, device=like.device)
+    return (e[:, unit_frame : unit_frame + 1] / e).view(e.shape[0], frames, 1, 1, 1)
+
+
+def normalize_exposures(raws: torch.Tensor, exposure_ratio: float = 4.0, unit_frame: int | None = None,
+                        exposures: torch.Tensor | None = None) -> torch.Tensor:
+    """``raws [B, T, C, h, w]`` as stored -> every frame on the unit frame's scale (same shape).
+
+    ``exposures``: measured relative exposures ``[T]`` or ``[B, T]`` (see :func:`exposure_gains`), else the
+    fixed ``exposure_ratio``.
+    """
     frames = raws.shape[1]
-    return raws * exposure_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws)
+    if exposures is not None:
+        check_exposures(exposures, frames, raws.shape[0])
+    return raws * exposure_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws, exposures)
 
 
 def gamma_compress(x: torch.Tensor) -> torch.Tensor:
@@ -89,14 +133,16 @@ def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "
 
 
 def frame_inputs(raws: torch.Tensor, exposure_ratio: float, unit_frame: int | None,
-                 gamma: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                 gamma: bool = True, exposures: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``raws [B, T, C, h, w]`` as stored -> ``(normalised, inputs)``.
+
+    ``exposures``: measured relative exposures ``[T]`` or ``[B, T]``, or None for the fixed ratio.
 
     ``normalised [B, T, C, h, w]``: every frame on the unit frame's scale (``normalize_exposures``);
     ``inputs [B, T, 2C, h, w]``: its per-frame ``with_gamma`` copy, or ``normalised`` itself when not ``gamma``.
     Models that pad the frames before the gamma keep that order: ``pow`` is not bit-stable across sizes.
     """
-    normalised = normalize_exposures(raws, exposure_ratio, unit_frame)
+    normalised = normalize_exposures(raws, exposure_ratio, unit_frame, exposures)
     if not gamma:
         return normalised, normalised
     b, t, c, h, w = normalised.shape

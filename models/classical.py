@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bracket import exposure_gains
+from models.bracket import check_exposures, exposure_gains
 
 # Mid-range levels of the published iso1600near law (u = 0.5, z = 0), in normalised RAW units
 DEFAULT_SHOT, DEFAULT_READ = 0.0024, 1.76e-5
@@ -23,16 +23,20 @@ class _Bracket(nn.Module):
         self.unit_frame = (num_frames - 1) // 2 if unit_frame is None else unit_frame
         self.scale = 1
 
-    def gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
-        """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` with ``like``'s dtype and device."""
-        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like)
+    def gains(self, frames: int, like: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B or 1, T, 1, 1, 1]`` gains to the unit frame's scale with ``like``'s dtype and device: the fixed
+        ``exposure_ratio ** (unit_frame - t)``, or ``exposures[:, unit_frame] / exposures[:, t]`` for measured
+        ``exposures [T]`` / ``[B, T]`` (see ``models/bracket.py``)."""
+        if exposures is not None:
+            check_exposures(exposures, frames, like.shape[0])
+        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
 
 
 class ReferenceFrame(_Bracket):
     """The shortest exposure, exposure-normalised: sharp and aligned by construction, but the noisiest."""
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        return raws[:, 0] * self.gains(raws.shape[1], raws)[:, 0]
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
+        return raws[:, 0] * self.gains(raws.shape[1], raws, exposures)[:, 0]
 
 
 def _phase_shift(reference: torch.Tensor, moving: torch.Tensor) -> tuple[int, int]:
@@ -62,15 +66,15 @@ class NoiseAwareMerge(_Bracket):
         super().__init__(num_frames, exposure_ratio, unit_frame)
         self.shot, self.read, self.saturation, self.tolerance = shot, read, saturation, tolerance
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
-        gains = self.gains(raws.shape[1], raws)
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
+        gains = self.gains(raws.shape[1], raws, exposures).expand(raws.shape[0], -1, -1, -1, -1)
         aligned = [raws[:, 0]]
         for t in range(1, raws.shape[1]):
             frames = []
-            white = float(self.saturation * 2 * gains[0, t, 0])  # both greens at the longer frame's clipping level
             for b in range(raws.shape[0]):
-                green_ref = ((raws[b, 0, 1] + raws[b, 0, 2]) * gains[0, 0, 0]).clamp(0, white) / white
-                green_t = ((raws[b, t, 1] + raws[b, t, 2]) * gains[0, t, 0]).clamp(0, white) / white
+                white = float(self.saturation * 2 * gains[b, t, 0])  # both greens at the longer frame's clipping
+                green_ref = ((raws[b, 0, 1] + raws[b, 0, 2]) * gains[b, 0, 0]).clamp(0, white) / white
+                green_t = ((raws[b, t, 1] + raws[b, t, 2]) * gains[b, t, 0]).clamp(0, white) / white
                 dy, dx = _phase_shift(torch.log1p(100 * green_ref), torch.log1p(100 * green_t))
                 frames.append(torch.roll(raws[b, t], shifts=(dy, dx), dims=(-2, -1)))
             aligned.append(torch.stack(frames))
@@ -82,5 +86,6 @@ class NoiseAwareMerge(_Bracket):
         ref_variance = variance[:, 0] / 9
         distance = (values - reference[:, None]) ** 2 / (variance + ref_variance[:, None])
         weights = weights * torch.exp(-distance / (2 * self.tolerance**2))
-        weights[:, 0] = weights[:, 0].clamp_min(1e-12 / variance[:, 0].max())  # the reference always counts
+        floor = 1e-12 / variance[:, 0].amax(dim=(-3, -2, -1), keepdim=True)  # per sample: batch-independent
+        weights[:, 0] = weights[:, 0].clamp_min(floor)  # the reference always counts
         return (weights * values).sum(1) / weights.sum(1)

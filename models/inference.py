@@ -10,6 +10,7 @@ reproduces the untiled forward exactly.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -41,6 +42,7 @@ def tiled_forward(
     device: torch.device | str | None = None,
     autocast: bool = False,
     progress: bool = False,
+    exposures: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run ``model`` on ``raws`` tile by tile.
 
@@ -54,26 +56,31 @@ def tiled_forward(
         device: where to run (default: the model's device); outputs return to ``raws``' device.
         autocast: float16 autocast on CUDA (ignored on CPU).
         progress: show a progress bar over tiles.
+        exposures: the bracket's measured relative exposures ``[T]`` or ``[B, T]``, passed to every tile's
+            ``model(raws, exposures=...)``; None keeps the fixed-ratio call ``model(raws)`` (so does a model
+            whose forward has no ``exposures`` argument, see :func:`accepts_exposures`).
 
     Returns:
         ``[B, 4, s*h, s*w]`` float32 on ``raws``' device.
     """
     from tqdm import tqdm
 
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if device is None:  # the model's device; a model without parameters (reference, merge) runs where raws are
+        device = next((p.device for p in model.parameters()), raws.device)
+    device = torch.device(device)
     scale = getattr(model, "scale", 1)
     height, width = raws.shape[-2:]
     if tile is None and memory_gb is not None:
         tile = tile_for_budget(memory_gb, getattr(model, "mid_channels", 64), raws.shape[1])
     if tile is None or (tile >= height and tile >= width):
-        return _run(model, raws, device, autocast).to(raws.device)
+        return _run(model, raws, device, autocast, exposures).to(raws.device)
     out = torch.zeros(raws.shape[0], 4, scale * height, scale * width, device=raws.device)
     boxes = [(y, x) for y in _starts(height, tile) for x in _starts(width, tile)]
     for y, x in tqdm(boxes, disable=not progress, desc="tiles", unit="tile"):
         y1, x1 = min(y + tile, height), min(x + tile, width)
         ty, tx = max(0, y - overlap), max(0, x - overlap)
         by, bx = min(height, y1 + overlap), min(width, x1 + overlap)
-        result = _run(model, raws[..., ty:by, tx:bx], device, autocast).to(raws.device)
+        result = _run(model, raws[..., ty:by, tx:bx], device, autocast, exposures).to(raws.device)
         oy, ox = (y - ty) * scale, (x - tx) * scale
         out[..., y * scale : y1 * scale, x * scale : x1 * scale] = result[
             ..., oy : oy + (y1 - y) * scale, ox : ox + (x1 - x) * scale
@@ -81,9 +88,20 @@ def tiled_forward(
     return out
 
 
-def _run(model: nn.Module, raws: torch.Tensor, device: torch.device, autocast: bool) -> torch.Tensor:
+def accepts_exposures(model: nn.Module) -> bool:
+    """True when ``model.forward`` takes measured ``exposures`` (every registered model; a user's own model
+    without that argument gets the fixed-ratio call ``model(raws)``)."""
+    parameters = inspect.signature(model.forward).parameters
+    return "exposures" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _run(model: nn.Module, raws: torch.Tensor, device: torch.device, autocast: bool,
+         exposures: torch.Tensor | None = None) -> torch.Tensor:
     inputs = raws.to(device)
+    extra = {}
+    if exposures is not None and accepts_exposures(model):
+        extra["exposures"] = torch.as_tensor(exposures, dtype=torch.float32).to(device)
     if autocast and device.type == "cuda":
         with torch.autocast("cuda", dtype=torch.float16):
-            return model(inputs).float()
-    return model(inputs).float()
+            return model(inputs, **extra).float()
+    return model(inputs, **extra).float()

@@ -105,9 +105,9 @@ class AHDRNet(nn.Module):
         out = self.conv3(self.upsample(self.conv_up(x)))
         return torch.sigmoid(out) if self.output_sigmoid else out
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.in_channels, self.out_channels) != (8, 4):
             raise ValueError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
-        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.merge(frames) + upsampled_reference(lqs, self.scale, self.reference)

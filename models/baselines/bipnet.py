@@ -228,10 +228,10 @@ class BIPNet(nn.Module):
                                  for index in range(stages))
         self.conv_out = _conv(c, out_channels)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames, "BIPNet")
         b, t, _, h, w = raws.shape
-        frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
+        frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame, exposures)
         padded = _pad_to(frames.flatten(0, 1), 4)  # gamma after padding: pow is not bit-stable across sizes
         feats = self.conv1(with_gamma(padded) if self.gamma_input else padded)  # [B*T, C, H, W]
         base = _reference_per_frame(feats, t)

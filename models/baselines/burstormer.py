@@ -223,10 +223,10 @@ class Burstormer(nn.Module):
         self.up3 = FusionStage(c, c, ratios[2])
         self.out_conv = nn.Conv2d(c, out_channels, 3, padding=1, bias=False)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, owner="Burstormer")
         b, t, _, h, w = raws.shape
-        frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame)
+        frames = normalize_exposures(raws, self.exposure_ratio, self.unit_frame, exposures)
         padded = frames.flatten(0, 1)
         ph, pw = (-h) % 4, (-w) % 4
         if ph or pw:

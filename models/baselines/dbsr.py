@@ -148,10 +148,10 @@ class DBSR(nn.Module):
         self.post = _res_blocks(post_channels, post_blocks)
         self.predictor = nn.Conv2d(post_channels, out_channels, 1)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``."""
         check_raws(raws)
-        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input)
+        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input, exposures)
         b, t, _, h, w = lqs.shape
         feats = self.encoder(inputs.flatten(0, 1)).view(b, t, -1, h, w)
         flows = self._flows(lqs)

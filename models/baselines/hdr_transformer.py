@@ -159,11 +159,11 @@ class HDRTransformer(nn.Module):
         self.conv_last = nn.Conv2d(e, out_channels, 3, padding=1)
         self.apply(init_transformer_weights)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
             raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
-        frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 
     def reconstruct(self, frames: torch.Tensor) -> torch.Tensor:

@@ -94,12 +94,12 @@ class Kalantari17(nn.Module):
         warped = flow_warp(lqs[:, 1:].reshape(-1, c, h, w), flows).view(b, t - 1, c, h, w)
         return torch.cat([lqs[:, :1], warped], dim=1)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.frame_channels, self.weight_channels) != (8, 4):
             raise ValueError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
         b, t, c, h, w = raws.shape
-        aligned = self.align(normalize_exposures(raws, self.exposure_ratio, self.unit_frame))
+        aligned = self.align(normalize_exposures(raws, self.exposure_ratio, self.unit_frame, exposures))
         inputs = with_gamma(aligned.reshape(b * t, c, h, w)).view(b, t * 2 * c, h, w)
         weights, hidden = self.estimator(inputs)
         weights = weights.view(b, t, c, h, w)

@@ -282,10 +282,10 @@ class Kim2023(nn.Module):
         out = out[..., : u * h, : u * w]
         return torch.sigmoid(out) if self.output_sigmoid else out
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         native = set(self.in_channels) != {8} or self.out_channels != 4
         if native or self.feature_upscale != 1 or self.head_upscale != self.scale:
             raise ValueError("this Kim2023 has the published configuration; call forward_exposures() instead")
-        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
+        lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.forward_exposures(list(frames.unbind(1))) + upsampled_reference(lqs, self.scale)

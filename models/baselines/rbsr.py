@@ -104,13 +104,13 @@ class RBSR(nn.Module):
         self.conv_last = nn.Conv2d(c, out_channels, 3, padding=1)
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
-    def forward(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``.
 
         In training mode with ``implicit_weighting`` it also decodes the state after a random earlier step
         (uniform over steps ``0 .. T - 2``, drawn from torch's global generator) for :meth:`training_loss`.
         """
-        reference, base, states = self._propagate(raws)
+        reference, base, states = self._propagate(raws, exposures)
         skips = self._skips(reference)
         self._intermediate = None
         if self.training and self.implicit_weighting and len(states) > 1:
@@ -127,20 +127,20 @@ class RBSR(nn.Module):
             self._intermediate = None
         return loss
 
-    def forward_all_steps(self, raws: torch.Tensor) -> torch.Tensor:
+    def forward_all_steps(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         """The output decoded after every recurrence step: ``[B, T, out_channels, scale * h, scale * w]``.
 
         Step ``T - 1`` equals ``forward``. RBSR's implicit weighting loss supervises a random earlier step
         besides the last; this gives all of them for one pass of the recurrence.
         """
-        reference, base, states = self._propagate(raws)
+        reference, base, states = self._propagate(raws, exposures)
         skips = self._skips(reference)
         return torch.stack([self._reconstruct(skips, base, state) for state in states], dim=1)
 
-    def _propagate(self, raws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def _propagate(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Normalised reference ``[B, 4, h, w]``, base features ``[B, C, h, w]``, hidden state after each step."""
         check_raws(raws)
-        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input)
+        lqs, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, self.gamma_input, exposures)
         b, t, _, h, w = lqs.shape
         feats = self.feat_extract(inputs.flatten(0, 1)).view(b, t, -1, h, w)
         aligned = torch.cat([feats[:, :1], self._align(feats, lqs)], dim=1)

@@ -146,8 +146,17 @@ def test_entry_whose_header_understates_its_size(env):
 
 
 def test_non_png_entry(env):
-    submission = make_zip(env[0] / "sub.zip", [*good_entries(), ("readme.txt", b"our method is great")])
-    assert_rejected(env, submission, "'readme.txt'", "not a .png file")
+    submission = make_zip(env[0] / "sub.zip", [*good_entries(), ("notes.txt", b"our method is great")])
+    assert_rejected(env, submission, "'notes.txt'", "not a .png file")
+
+
+def test_the_ntire_readme_is_allowed_and_not_extracted(env):
+    readme = b"runtime per image [s] : 1.00\nCPU[1] / GPU[0] : 1\n"
+    submission = make_zip(env[0] / "sub.zip", [*good_entries(), ("readme.txt", readme)])
+    with open_submission(submission) as files:
+        assert sorted(files) == sorted(NAMES)
+    nested = make_zip(env[0] / "nested.zip", [*good_entries(), ("docs/readme.txt", readme)])
+    assert_rejected(env, nested, "'docs/readme.txt'", "is in a folder")
 
 
 def test_eight_bit_png(env):
