@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from simulator import __version__
+from simulator.backends import check_backend, parallel_results
 from simulator.config import to_dict
 from simulator.errors import BracketIREError, DataError
 from simulator.layout import write_frame
@@ -102,21 +103,6 @@ def _verified(out: Path, record: dict[str, Any]) -> bool:
     return folder.is_dir() and _checksums(folder) == record["files"]
 
 
-def _prepare_backend(backend: str) -> None:
-    """Make a joblib cluster backend available, or explain how to install it."""
-    try:
-        if backend == "ray":
-            from ray.util.joblib import register_ray
-
-            register_ray()
-        elif backend == "dask":
-            import distributed  # noqa: F401  (joblib registers its dask backend when this imports)
-    except ImportError:
-        raise DataError(f"--backend {backend} needs the cluster extra: pip install '.[dist]'") from None
-    if backend not in ("loky", "threading", "multiprocessing", "dask", "ray"):
-        raise DataError(f"--backend {backend!r}; expected loky, threading, multiprocessing, dask or ray")
-
-
 def generate_dataset(
     config: SimulationConfig,
     out: str | Path,
@@ -137,17 +123,17 @@ def generate_dataset(
         progress: show a progress bar.
         fail_fast: stop at the first bad source (default: ``config.source.on_error == "fail"``).
         backend: joblib backend for ``workers > 1``: "loky" (processes), "threading", or the cluster
-            backends "dask" (connects to the running ``dask.distributed`` client) and "ray" (needs the
-            ``dist`` extra).
+            backends "dask" and "ray" (the ``dist`` extra; see :mod:`simulator.backends` for how they find
+            or start their cluster).
 
     Returns:
         A :class:`GenerationSummary`.
     """
-    from joblib import Parallel, delayed
     from tqdm import tqdm
 
     start = time.perf_counter()
     check_size(config)
+    check_backend(backend, workers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_file = manifest_path(out, config.output.split)
@@ -178,12 +164,7 @@ def generate_dataset(
                                            "count": len(ordered), "samples": ordered})
 
     threads = max(1, torch.get_num_threads() // max(1, workers))
-    if workers > 1:
-        _prepare_backend(backend)
-        jobs = (delayed(_make_sample)(config, spec, out, threads) for spec in todo)
-        results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
-    else:
-        results = (_make_sample(config, spec, out, threads) for spec in todo)
+    results = parallel_results(_make_sample, [(config, spec, out, threads) for spec in todo], workers, backend)
     for result in tqdm(results, total=len(todo), disable=not progress, desc="simulate", unit="sample"):
         if "error" in result:
             if fail_fast:
