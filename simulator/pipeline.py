@@ -180,7 +180,8 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         for s, stack in scaled.items():  # the same levels at every scale, as published
             noisy = add_noise(stack[t].clamp(0, 1), levels, generator).clamp(0, 1)
             raws[s].append(quantize(noisy, noise.bit_depth, noise.black_level))
-    info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio}
+    info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio,
+            "bit_depth": noise.bit_depth, "black_level": noise.black_level}  # readers normalise the raws with them
     return BracketSample({s: torch.stack(v) for s, v in raws.items()}, gt, meta, alignratio, tuple(multiples), info)
 
 
