@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import os
 import platform
 import tempfile
@@ -33,6 +34,8 @@ from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
                                               "output.previews=true"])
+RUN_COLUMNS = ["model", "task", "protocol", "psnr", "ssim", "lpips", "params_m", "runtime_s", "hardware", "source",
+               "read_or_inferred", "date", "weights_sha256", "data_sha256"]  # a bench.csv row
 WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
 
@@ -60,19 +63,30 @@ def builtin_benchmark(progress: bool = False) -> Path:
 
 
 def _checksum_dir(root: Path) -> str:
+    """The test set's identity: its manifest's checksum, else one over every ground truth file of the split."""
     manifest = manifest_path(root, "Test")
-    return sha256_of(manifest)[:16] if manifest.is_file() else "unknown"
+    if manifest.is_file():
+        return sha256_of(manifest)[:16]
+    digest = hashlib.sha256()
+    for scene, frame, folder in list_frames(root):
+        gt = folder / "raw_gt.npy"
+        digest.update(f"{scene}/{frame}:{sha256_of(gt) if gt.is_file() else '-'}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: str | os.PathLike[str] | None = None,
           protocol: str = "bracketire", device: str = "cpu", tile: int | None = 256, progress: bool = False,
-          runs_dir: str | os.PathLike[str] | None = None) -> BenchResult:
+          runs_dir: str | os.PathLike[str] | None = None, memory_gb: float | None = None) -> BenchResult:
     """Run ``model_name`` over the test split of ``data`` (or the built-in benchmark) and score it.
+
+    ``tile`` is the tile core side for inference (None: whole images); ``memory_gb`` instead picks the largest
+    tile whose activations, overlap included, fit that budget (``models.inference.tile_for_budget``).
 
     Raises:
         DataError: a model that needs weights was given none (the message lists what runs without).
     """
     proto: Protocol = get_protocol(protocol)
+    _runs_csv(runs_dir, RUN_COLUMNS)  # a results file we cannot append to is refused before any work
     weights = _find_weights(model_name, weights)
     saved = read_model_config(weights) if weights is not None else None
     if saved is not None and saved["name"] != model_name:
@@ -88,9 +102,10 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     with tempfile.TemporaryDirectory() as tmp:
         for scene, frame, folder in frames:
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
-            raws = (sample.raws.float() / 1023)[None, ..., crop:-crop, crop:-crop]
+            raws = sample.normalised_raws()[None, ..., crop:-crop, crop:-crop]
             start = time.perf_counter()
-            out = tiled_forward(model, raws, tile=tile, device=device).clamp_min(0)
+            out = tiled_forward(model, raws, tile=None if memory_gb else tile, memory_gb=memory_gb,
+                               device=device).clamp_min(0)
             seconds += time.perf_counter() - start
             png = render_png_array(out[0].cpu(), sample.meta, padding=proto.padding)
             write_png16(Path(tmp) / f"{scene}-{frame}.png", png)
@@ -134,13 +149,36 @@ def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or Path(__file__).resolve().parents[1] / "leaderboards" / "runs")
 
 
+def _runs_csv(runs_dir: str | os.PathLike[str] | None, columns: list[str]) -> tuple[Path, list[str]]:
+    """Where a bench row goes and the column order to write it in: the existing file's header, or ``columns``.
+
+    Raises:
+        DataError: the file exists but is not a regular file, is unreadable, or has other columns.
+    """
+    path = runs_folder(runs_dir) / "bench.csv"
+    if not path.exists():
+        return path, columns
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file; expected the bench results CSV")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: not a readable CSV ({err}); move it aside or set $BRACKETIRE_RUNS") from None
+    if sorted(header) != sorted(columns):
+        raise DataError(f"{path}: has columns {header}; expected {columns}. Move it aside or set $BRACKETIRE_RUNS "
+                        "to another folder; nothing was appended")
+    return path, header
+
+
 def _append_run(row: dict[str, object], runs_dir: str | os.PathLike[str] | None) -> Path:
-    folder = runs_folder(runs_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "bench.csv"
+    path, header = _runs_csv(runs_dir, list(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        if not new and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            handle.write("\n")  # a file saved without a final newline: the row must not join its last line
+        writer = csv.DictWriter(handle, fieldnames=header)
         if new:
             writer.writeheader()
         writer.writerow(row)
