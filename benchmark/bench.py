@@ -26,6 +26,7 @@ from models import MODELS, build_model, parameter_count
 from models.checkpoints import load_checkpoint, read_model_config
 from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
+from models.train_config import _check_model_args as check_model_args
 from simulator.dataset import manifest_path
 from simulator.errors import DataError, WeightsNotFoundError
 from simulator.layout import list_frames, read_frame
@@ -91,7 +92,8 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     saved = read_model_config(weights) if weights is not None else None
     if saved is not None and saved["name"] != model_name:
         raise DataError(f"{weights}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
-    model = build_model(model_name, **(saved["kwargs"] if saved else {}))
+    # the checkpoint's own arguments meet the same typed checks as --set model.KEY=VALUE
+    model = build_model(model_name, **(check_model_args(model_name, saved["kwargs"], str(weights)) if saved else {}))
     if weights is not None:
         load_checkpoint(model, weights)
     model = model.to(device).eval()

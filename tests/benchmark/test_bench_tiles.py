@@ -1,4 +1,5 @@
-"""``bench --tile`` / ``--memory-gb``: the tiling reaches inference, a budget too small is refused (exit 2)."""
+"""``bench --tile`` / ``--memory-gb``: the tiling reaches inference, a budget too small is refused (exit 2); a
+checkpoint's saved model arguments meet the typed checks of ``--set model.*``."""
 
 from __future__ import annotations
 
@@ -53,3 +54,15 @@ def test_a_budget_too_small_exits_2_naming_it(data, tmp_path):
     result, _ = _bench(data, tmp_path, "tiny", "--memory-gb", "0.001")
     assert result.exit_code == 2
     assert "--memory-gb 0.001: too small" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_checkpoint_model_config_meets_the_typed_checks(data, tmp_path):
+    import torch
+
+    weights = tmp_path / "hostile.pt"
+    torch.save({"params": {"w": torch.zeros(1)}, "model_config": {"name": "rbsr", "kwargs": {"mid_channels": "wide"}}},
+               weights)
+    result = CliRunner().invoke(cli.cli, ["bench", "--no-progress", "--model", "rbsr", "--data", str(data),
+                                          "--weights", str(weights)], env={"BRACKETIRE_RUNS": str(tmp_path / "r")})
+    assert result.exit_code == 2
+    assert "hostile.pt" in result.stderr and "model.mid_channels" in result.stderr
