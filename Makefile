@@ -13,7 +13,7 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[test,raw]"
+	$(PY) -m pip install --quiet -e ".[test,raw,dist]"
 
 # pytest exits 5 when it collected no test: that is a failure too.
 test: install

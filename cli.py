@@ -228,15 +228,20 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the rendered outputs there (png16/, preview/, as predict writes them).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
+@click.option("--tile", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Tile core side in packed pixels (32 of overlap around it); 0 runs each image whole.")
+@click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Activation budget in GiB, overlap included; picks the largest tile that fits (overrides --tile).")
 def bench(model_name: str, weights: Path | None, data: Path | None, protocol: str, device: str,
-          json_path: Path | None, save: Path | None, progress: bool) -> None:
+          json_path: Path | None, save: Path | None, progress: bool, tile: int, memory_gb: float | None) -> None:
     """Run a model over a test split, render and score it as published, and log a runs row."""
     from benchmark.bench import bench as run_bench
     from benchmark.bench import bench_table
     from simulator.ownership import check_replaceable
 
     check_replaceable(json_path, "score json", "--json")
-    result = run_bench(model_name, weights, data, protocol, device, progress=progress, save=save)
+    result = run_bench(model_name, weights, data, protocol, device, tile=tile or None, progress=progress,
+                       memory_gb=memory_gb, save=save)
     if json_path:
         result.score.write_json(json_path)
     for line in result.score.notes():
@@ -286,19 +291,19 @@ def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, 
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
 @click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
-@click.option("--data", "data_sha", default=None, help="Only runs on this test data (data_sha256 or a prefix).")
-def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, data_sha: str | None) -> None:
-    """Print the ranked result table of a task under one protocol (and one test data set)."""
+@click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
+def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set: str | None) -> None:
+    """Print the ranked result table of a task under one protocol."""
     from leaderboards.table import load_leaderboard, ranked, render
 
-    board = load_leaderboard(task, protocol, include_runs, data=data_sha)
+    board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
     for problem in board.problems:
         click.echo(f"note: {problem}", err=True)
     if board.rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")
     try:
         table = ranked(board.rows)
-    except ValueError as err:
+    except ValueError as err:  # mixed protocols or test sets
         raise DataError(str(err)) from None
     click.echo(render(table, fmt), nl=False)
 
@@ -309,18 +314,26 @@ def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, data_sha
 @click.option("--x", "x_axis", type=click.Choice(["params", "flops", "runtime"]), default="params", show_default=True)
 @click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A .png, .pdf or .svg file.")
-def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path) -> None:
+@click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
+def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, test_set: str | None) -> None:
     """Plot PSNR against model size, compute or runtime."""
     from leaderboards.plots import plot_psnr
-    from leaderboards.table import load_leaderboard
+    from leaderboards.table import check_comparable, load_leaderboard
     from simulator.ownership import check_replaceable
 
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise DataError(f"{out}: expected a .png, .pdf or .svg file name")
     check_replaceable(out, "plot", "--out")
-    rows = load_leaderboard(task, protocol, include_runs).rows
+    board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
+    for problem in board.problems:
+        click.echo(f"note: {problem}", err=True)
+    rows = board.rows
     if rows.empty:
         raise DataError(f"no results for task {task} under protocol {protocol}")
+    try:
+        check_comparable(rows)  # as leaderboard ranks: one protocol version, one test set per plot
+    except ValueError as err:
+        raise DataError(str(err)) from None
     click.echo(plot_psnr(rows, x_axis, out, f"{task}, {protocol}"))
 
 

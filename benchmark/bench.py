@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import os
 import platform
 import tempfile
@@ -34,6 +35,7 @@ from models.run_checks import check_device
 from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
 from simulator.camera import CameraMeta
+from models.train_config import _check_model_args as check_model_args
 from simulator.dataset import manifest_path
 from simulator.errors import ConfigError, DataError, WeightsNotFoundError
 from simulator.layout import read_frame
@@ -48,6 +50,8 @@ BUILTIN_BENCHMARKS = {  # version -> (cache folder, overrides of the bracketire 
 }
 BUILTIN_BENCHMARK_VERSION = 2  # the one bench uses without a data folder
 BUILTIN_BENCHMARK = BUILTIN_BENCHMARKS[BUILTIN_BENCHMARK_VERSION]
+RUN_COLUMNS = ["model", "task", "protocol", "psnr", "ssim", "lpips", "params_m", "runtime_s", "hardware", "source",
+               "read_or_inferred", "date", "weights_sha256", "data_sha256"]  # a bench.csv row
 WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 RENDER_BATCH_VALUES = 4 * 4 * 270 * 480  # outputs rendered in one DemosaicNet pass: up to four 1080p images
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
@@ -82,18 +86,28 @@ def builtin_benchmark(progress: bool = False, version: int = BUILTIN_BENCHMARK_V
 
 
 def _checksum_dir(root: Path) -> str:
+    """The test set's identity: its manifest's checksum, else one over every ground truth file of the split."""
     manifest = manifest_path(root, "Test")
-    return sha256_of(manifest)[:16] if manifest.is_file() else "unknown"
+    if manifest.is_file():
+        return sha256_of(manifest)[:16]
+    digest = hashlib.sha256()
+    for scene, frame, folder in list_frames(root):
+        gt = folder / "raw_gt.npy"
+        digest.update(f"{scene}/{frame}:{sha256_of(gt) if gt.is_file() else '-'}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: str | os.PathLike[str] | None = None,
           protocol: str = "bracketire", device: str = "cpu", tile: int | None = 256, progress: bool = False,
-          runs_dir: str | os.PathLike[str] | None = None, save: str | os.PathLike[str] | None = None) -> BenchResult:
+          runs_dir: str | os.PathLike[str] | None = None, memory_gb: float | None = None,
+          save: str | os.PathLike[str] | None = None) -> BenchResult:
     """Run ``model_name`` over the test split of ``data`` (or the built-in benchmark) and score it.
 
     The ground truth is each sample's ``rgb_vis_gt.png``, or rendered from its ``raw_gt.npy`` where those
     are missing (once per dataset, cached: ``benchmark/ground_truth.py``). ``save``: keep the rendered
     outputs in that folder, laid out as ``predict`` writes them (``png16/``, ``preview/``, ``predict.json``).
+    ``tile`` is the tile core side for inference (None: whole images); ``memory_gb`` instead picks the largest
+    tile whose activations, overlap included, fit that budget (``models.inference.tile_for_budget``).
 
     Raises:
         DataError: a model that needs weights was given none (the message lists what runs without); inputs
@@ -102,6 +116,7 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     proto: Protocol = get_protocol(protocol)
     check_device("--device", device)
     check_replaceable(runs_folder(runs_dir) / "bench.csv", "runs table", "runs table", create_parent=True)  # rows are appended there
+    _runs_csv(runs_dir, RUN_COLUMNS)  # a results file we cannot append to is refused before any work
     model, weights = load_model(model_name, weights, device)
     root = Path(data) if data is not None else builtin_benchmark(progress)
     frames = list_test_frames(root)
@@ -109,7 +124,7 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     crop = TEST_CROP.get(proto.name, 5)
     seconds = 0.0
     run = {"model": model_name, "weights_sha256": sha256_of(Path(weights))[:16] if weights else "",
-           "input": str(root.resolve()), "layout": "synthetic", "protocol": proto.tag, "tile": tile, "memory_gb": None, "device": device}
+           "input": str(root.resolve()), "layout": "synthetic", "protocol": proto.tag, "tile": tile, "memory_gb": memory_gb, "device": device}
     with tempfile.TemporaryDirectory() as tmp:
         outputs = OutputFolder(save if save is not None else tmp, run)
         pending: list[tuple[str, torch.Tensor, CameraMeta]] = []  # outputs waiting to be rendered together
@@ -127,10 +142,11 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
 
         for scene, frame, folder in frames:
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
-            raws = (sample.raws.float() / 1023)[None, ..., crop:-crop, crop:-crop]
+            raws = sample.normalised_raws()[None, ..., crop:-crop, crop:-crop]
             start = time.perf_counter()
             exposures = torch.tensor(sample.exposures, dtype=torch.float32)  # the bracket's own ratios
-            out = tiled_forward(model, raws, tile=tile, device=device, exposures=exposures).clamp_min(0)
+            out = tiled_forward(model, raws, tile=None if memory_gb else tile, memory_gb=memory_gb, device=device,
+                                exposures=exposures).clamp_min(0)
             seconds += time.perf_counter() - start
             if pending and (pending[0][1].shape != out[0].shape or
                             (len(pending) + 1) * out[0].numel() > RENDER_BATCH_VALUES):
@@ -166,7 +182,8 @@ def load_model(model_name: str, weights: str | os.PathLike[str] | None = None,
     saved = read_model_config(found) if found is not None else None
     if saved is not None and saved["name"] != model_name:
         raise DataError(f"{found}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
-    model = build_model(model_name, **(saved["kwargs"] if saved else {}))
+    # the checkpoint's own arguments meet the same typed checks as --set model.KEY=VALUE
+    model = build_model(model_name, **(check_model_args(model_name, saved["kwargs"], str(found)) if saved else {}))
     if found is not None:
         load_checkpoint(model, found)
     return model.to(device).eval(), found
@@ -198,13 +215,36 @@ def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or Path(__file__).resolve().parents[1] / "leaderboards" / "runs")
 
 
+def _runs_csv(runs_dir: str | os.PathLike[str] | None, columns: list[str]) -> tuple[Path, list[str]]:
+    """Where a bench row goes and the column order to write it in: the existing file's header, or ``columns``.
+
+    Raises:
+        DataError: the file exists but is not a regular file, is unreadable, or has other columns.
+    """
+    path = runs_folder(runs_dir) / "bench.csv"
+    if not path.exists():
+        return path, columns
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file; expected the bench results CSV")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: not a readable CSV ({err}); move it aside or set $BRACKETIRE_RUNS") from None
+    if sorted(header) != sorted(columns):
+        raise DataError(f"{path}: has columns {header}; expected {columns}. Move it aside or set $BRACKETIRE_RUNS "
+                        "to another folder; nothing was appended")
+    return path, header
+
+
 def _append_run(row: dict[str, object], runs_dir: str | os.PathLike[str] | None) -> Path:
-    folder = runs_folder(runs_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "bench.csv"
+    path, header = _runs_csv(runs_dir, list(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        if not new and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            handle.write("\n")  # a file saved without a final newline: the row must not join its last line
+        writer = csv.DictWriter(handle, fieldnames=header)
         if new:
             writer.writeheader()
         writer.writerow(row)

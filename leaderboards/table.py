@@ -35,31 +35,71 @@ def _published() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+REQUIRED = ("model", "task", "protocol", "psnr")  # what makes a CSV a results table
+PUBLISHED_TEST_SET = "published"  # rows without a data checksum: the paper's / challenge's own test set
+
+
+def _read_runs(folder: Path) -> tuple[list[pd.DataFrame], list[str]]:
+    """Every results CSV in ``folder``; a file that is not one is named in a note and skipped."""
+    tables, problems = [], []
+    for path in sorted(folder.glob("*.csv")):
+        if not path.is_file():
+            problems.append(f"{path}: not a regular file; skipped")
+            continue
+        try:
+            table = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            problems.append(f"{path}: not a readable CSV ({reason}); skipped")
+            continue
+        missing = [c for c in REQUIRED if c not in table.columns]
+        if missing:
+            problems.append(f"{path}: not a results table (no {', '.join(missing)} column); skipped")
+            continue
+        psnr = pd.to_numeric(table["psnr"], errors="coerce")
+        if psnr.isna().any():
+            bad = [i + 2 for i in psnr[psnr.isna()].index[:3]]  # file line numbers (header is line 1)
+            problems.append(f"{path}: non-numeric psnr on line(s) {bad}; skipped")
+            continue
+        tables.append(table.assign(psnr=psnr, origin="ours"))
+    return tables, problems
+
+
+def test_set_of(rows: pd.DataFrame) -> pd.Series:
+    """Each row's test set: its ``data_sha256``, or ``published`` where it has none."""
+    sets = rows["data_sha256"] if "data_sha256" in rows else pd.Series(index=rows.index, dtype=object)
+    text = sets.astype(object).where(sets.notna(), "").astype(str).str.strip()
+    return text.where(text != "", PUBLISHED_TEST_SET)
+
+
 def load_leaderboard(task: str | None = None, protocol: str | None = None, include_runs: bool = False,
-                     runs_dir: Path | None = None, data: str | None = None) -> Leaderboard:
-    """Published rows (and, with ``include_runs``, every CSV in ``leaderboards/runs/``), filtered.
+                     runs_dir: Path | None = None, test_set: str | None = None) -> Leaderboard:
+    """Published rows (and, with ``include_runs``, every results CSV in ``leaderboards/runs/``), filtered.
+
+    A CSV in the runs folder that is unreadable, lacks the columns of a results table or holds a non-numeric
+    PSNR is skipped and named in ``problems``.
 
     Args:
         task: ``bracketire`` or ``bracketire_plus`` (None: all).
         protocol: ``name@version`` or just ``name`` (None: all).
         include_runs: add the user's own runs (written by ``bench``).
         runs_dir: where the runs are (default ``leaderboards/runs``).
-        data: keep only rows measured on this test data (a ``data_sha256`` value, or its prefix) and rows
-            that record none (published rows).
+        test_set: keep rows measured on this test set only: a ``data_sha256`` (or a prefix of one), or
+            ``published`` for the published test sets (None: all).
     """
     tables = [_published().assign(origin="published")]
+    problems: list[str] = []
     folder = Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or RUNS_DIR)
     if include_runs and folder.is_dir():
-        tables += [pd.read_csv(p).assign(origin="ours") for p in sorted(folder.glob("*.csv"))]
+        runs, problems = _read_runs(folder)
+        tables += runs
     rows = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "origin"])
     if task is not None:
         rows = rows[rows["task"] == task]
     if protocol is not None:
         rows = rows[(rows["protocol"] == protocol) | (rows["protocol"].str.split("@").str[0] == protocol)]
-    if data is not None:
-        checksum = rows["data_sha256"].astype("string")
-        rows = rows[checksum.isna() | (checksum == "") | checksum.str.startswith(data).fillna(False)]
-    problems = []
+    if test_set is not None:
+        rows = rows[test_set_of(rows).str.startswith(test_set)]
     keys = rows.assign(data_sha256=rows["data_sha256"].fillna(""))
     for (model, row_task, row_protocol, _), group in keys.groupby(["model", "task", "protocol", "data_sha256"]):
         if len(group) > 1:
@@ -69,20 +109,28 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
     return Leaderboard(rows.reset_index(drop=True), problems)
 
 
-def ranked(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by PSNR (best first) with a ``position`` column; one protocol only.
+def check_comparable(rows: pd.DataFrame) -> None:
+    """Refuse rows that must not share a ranking or a plot: several protocols (versions) or test sets.
 
     Raises:
-        ValueError: the rows mix protocols (choose one with ``--protocol``) or test data (different
-            ``data_sha256``; choose one with ``--data``).
+        ValueError: naming the protocols or the test sets (data checksums) and the option that picks one.
     """
     protocols = sorted(rows["protocol"].dropna().unique())
     if len(protocols) > 1:
-        raise ValueError(f"rows mix protocols {protocols}; rank one protocol at a time")
-    checksums = sorted({str(v) for v in rows.get("data_sha256", pd.Series(dtype=object)).dropna() if str(v)})
-    if len(checksums) > 1:
-        raise ValueError(f"rows were measured on different test data (data_sha256 {', '.join(checksums)}); "
-                         "rank one data set at a time (leaderboard --data SHA)")
+        raise ValueError(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
+    sets = sorted(test_set_of(rows).unique())
+    if len(sets) > 1:
+        raise ValueError(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
+                        "compare one at a time (--test-set SHA or --test-set published)")
+
+
+def ranked(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by PSNR (best first) with a ``position`` column; one protocol and one test set only.
+
+    Raises:
+        ValueError: the rows mix protocols or test sets (:func:`check_comparable`).
+    """
+    check_comparable(rows)
     out = rows.sort_values("psnr", ascending=False).reset_index(drop=True)
     out.insert(0, "position", range(1, len(out) + 1))
     return out

@@ -45,7 +45,7 @@ TRAIN_MARGINS = {1: 10, 4: 4}
 class BracketDataset(Dataset):
     """Samples of one split as tensors.
 
-    Each item is a dict: ``raws [T, 4, h, w]`` float32 in [0, 1] (stored values / white), ``gt [4, s*h, s*w]``
+    Each item is a dict: ``raws [T, 4, h, w]`` float32 in [0, 1] (0 at the black level, 1 at white), ``gt [4, s*h, s*w]``
     float32 HDR as stored (not normalised), ``meta`` (the five camera arrays as float32 tensors, published
     shapes) and ``name`` (``"<scene>-<frame>"``).
 
@@ -55,7 +55,8 @@ class BracketDataset(Dataset):
         mode: "train" (random patches, augmentation), "val" (every 20th frame, fixed crop) or "test".
         scale: 1 (BracketIRE) or 4 (BracketIRE+, inputs from ``x4/``).
         patch: training patch size in input pixels (published: 128 BracketIRE, 64 BracketIRE+).
-        white: digital white level of the inputs (1023 for 10-bit).
+        white: digital white level of inputs whose ``sample.json`` does not give their ``bit_depth`` and
+            ``black_level`` (1023 for the published 10-bit data); samples that do are normalised by their own.
         seed: seed of the crop and augmentation draws.
     """
 
@@ -92,7 +93,7 @@ class BracketDataset(Dataset):
         sample = read_frame(folder, scale=self.scale)
         if sample.gt is None:
             raise DataError(f"{folder}: no raw_gt.npy; a {self.mode} sample needs its ground truth")
-        raws, gt, s = sample.raws.float() / self.white, sample.gt, self.scale
+        raws, gt, s = sample.normalised_raws(self.white), sample.gt, self.scale
         if self.mode == "train":
             rng = np.random.default_rng([self.seed, epoch, index])
             margin, p = TRAIN_MARGINS[s], self.patch

@@ -16,16 +16,31 @@ import math
 import torch
 from torch import nn
 
+from simulator.errors import ConfigError
+
 # float32 activations, ~17 live feature maps per channel and frame: TMRNet (64 channels, 5 frames) on a
 # 256x256 packed input peaks 1344 MiB above the built model on CPU (perf/tmrnet.py), 21.5 KB per pixel
 BYTES_PER_CHANNEL_PIXEL = 4 * 17
 
 
-def tile_for_budget(memory_gb: float, channels: int = 64, frames: int = 5) -> int:
-    """Largest tile side (packed pixels, multiple of 8) whose activations should fit in ``memory_gb``."""
+def tile_for_budget(memory_gb: float, channels: int = 64, frames: int = 5, overlap: int = 0) -> int:
+    """Largest tile core side (packed pixels, multiple of 8) whose activations fit in ``memory_gb``.
+
+    The network runs on the core plus ``overlap`` pixels of context on every side, so the law is
+    ``(tile + 2 overlap)**2 * BYTES_PER_CHANNEL_PIXEL * channels * frames <= memory_gb * 2**30``.
+
+    Raises:
+        ConfigError: the budget cannot hold even an 8-pixel core with its overlap (naming the smallest budget).
+    """
+    if not (memory_gb > 0 and math.isfinite(memory_gb)):
+        raise ConfigError(f"--memory-gb {memory_gb}; expected a positive number of GiB")
     per_pixel = BYTES_PER_CHANNEL_PIXEL * channels * frames
-    side = int(math.sqrt(memory_gb * 2**30 / per_pixel))
-    return max(32, side // 8 * 8)
+    side = math.isqrt(int(memory_gb * 2**30 // per_pixel)) - 2 * overlap
+    if side < 8:
+        smallest = (8 + 2 * overlap) ** 2 * per_pixel / 2**30
+        raise ConfigError(f"--memory-gb {memory_gb}: too small for an 8-pixel tile with {overlap} pixels of overlap "
+                          f"({channels} channels, {frames} frames); expected at least {smallest:.3f}")
+    return side // 8 * 8
 
 
 def _starts(size: int, core: int) -> list[int]:
@@ -52,7 +67,8 @@ def tiled_forward(
         tile: core size in input pixels; None with ``memory_gb`` picks it from the budget; None alone
             runs the image whole.
         overlap: context pixels around each core.
-        memory_gb: activation budget used when ``tile`` is None.
+        memory_gb: activation budget used when ``tile`` is None; it counts the overlap (see
+            :func:`tile_for_budget`).
         device: where to run (default: the model's device); outputs return to ``raws``' device.
         autocast: float16 autocast on CUDA (ignored on CPU).
         progress: show a progress bar over tiles.
@@ -71,7 +87,7 @@ def tiled_forward(
     scale = getattr(model, "scale", 1)
     height, width = raws.shape[-2:]
     if tile is None and memory_gb is not None:
-        tile = tile_for_budget(memory_gb, getattr(model, "mid_channels", 64), raws.shape[1])
+        tile = tile_for_budget(memory_gb, getattr(model, "mid_channels", 64), raws.shape[1], overlap)
     if tile is None or (tile >= height and tile >= width):
         return _run(model, raws, device, autocast, exposures).to(raws.device)
     out = torch.zeros(raws.shape[0], 4, scale * height, scale * width, device=raws.device)

@@ -304,7 +304,10 @@ def _train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fa
     loader = DataLoader(_EpochIndexed(dataset),
                         batch_sampler=StepBatches(len(dataset), cfg.batch_size, cfg.seed, step, stop, rank, world),
                         num_workers=config.data.workers, pin_memory=config.data.pin_memory and device.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False,
+                        # its own generator: starting the iterator must not draw from the global RNG, which holds
+                        # the model's random state (RBSR's supervised step) and is restored exactly on resume
+                        generator=torch.Generator().manual_seed(cfg.seed))
     log = _Log(run_dir, cfg.tensorboard, rank == 0)
     flow_parameters = [p for m in flow_modules(model) for p in m.parameters()]
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from simulator import __version__
+from simulator.backends import check_backend, parallel_results
 from simulator.config import to_dict
 from simulator.errors import BracketIREError, ConfigError, DataError, MissingDependencyError
 from simulator.layout import write_frame
@@ -188,21 +189,6 @@ def _verified(out: Path, record: dict[str, Any]) -> bool:
     return folder.is_dir() and _checksums(folder) == record["files"]
 
 
-def _prepare_backend(backend: str) -> None:
-    """Make a joblib cluster backend available, or explain how to install it."""
-    try:
-        if backend == "ray":
-            from ray.util.joblib import register_ray
-
-            register_ray()
-        elif backend == "dask":
-            import distributed  # noqa: F401  (joblib registers its dask backend when this imports)
-    except ImportError:
-        raise MissingDependencyError(f"--backend {backend} needs the cluster extra: pip install '.[dist]'") from None
-    if backend not in ("loky", "threading", "multiprocessing", "dask", "ray"):
-        raise ConfigError(f"--backend {backend!r}; expected loky, threading, multiprocessing, dask or ray")
-
-
 def generate_dataset(
     config: SimulationConfig,
     out: str | Path,
@@ -223,14 +209,15 @@ def generate_dataset(
         progress: show a progress bar.
         fail_fast: stop at the first bad source (default: ``config.source.on_error == "fail"``).
         backend: joblib backend for ``workers > 1``: "loky" (processes), "threading", or the cluster
-            backends "dask" (connects to the running ``dask.distributed`` client) and "ray" (needs the
-            ``dist`` extra).
+            backends "dask" and "ray" (the ``dist`` extra; see :mod:`simulator.backends` for how they find
+            or start their cluster).
 
     Returns:
         A :class:`GenerationSummary`.
     """
     start = time.perf_counter()
     check_simulation_config(config)  # every setting, before anything is created
+    check_backend(backend, workers)
     out = Path(out)
     check_output_folder(out)
     specs = list_scene_specs(config)  # the sources exist and are listed before the folder is made
@@ -245,7 +232,6 @@ def generate_dataset(
 def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec], workers: int, resume: bool,
                      progress: bool, fail_fast: bool | None, backend: str) -> GenerationSummary:
     """:func:`generate_dataset` once ``out`` is locked."""
-    from joblib import Parallel, delayed
     from tqdm import tqdm
 
     split_dir = out / config.output.split
@@ -283,13 +269,8 @@ def _generate_locked(config: SimulationConfig, out: Path, specs: list[SceneSpec]
                                            "count": len(ordered), "samples": ordered})
 
     threads = worker_threads(workers)
-    if workers > 1:
-        _prepare_backend(backend)
-        parent = os.getpid() if backend in ("loky", "multiprocessing") else 0  # workers that are our children
-        jobs = (delayed(_make_sample)(config, spec, out, threads, parent) for spec in todo)
-        results = Parallel(n_jobs=workers, backend=backend, return_as="generator_unordered")(jobs)
-    else:
-        results = (_make_sample(config, spec, out, threads) for spec in todo)
+    parent = os.getpid() if workers > 1 and backend in ("loky", "multiprocessing") else 0  # workers that are our children
+    results = parallel_results(_make_sample, [(config, spec, out, threads, parent) for spec in todo], workers, backend)
     desc = f"simulate ({workers} worker(s) x {threads} thread(s))"
     for result in tqdm(results, total=len(todo), disable=not progress, desc=desc, unit="sample"):
         if "error" in result:

@@ -47,6 +47,9 @@ class FrameData:
         gt: ``[4, H, W]`` float32 linear HDR ground truth, or None where none is published.
         meta: camera metadata.
         alignratio: the stored ``alignratio`` (the scene's linear maximum), or None.
+        bit_depth, black_level: the digital range of ``raws`` from ``sample.json`` (``noise.bit_depth`` and
+            ``noise.black_level`` of the simulation), or None where the folder does not say (published data:
+            10-bit, black level 0).
     """
 
     raws: torch.Tensor
@@ -54,6 +57,19 @@ class FrameData:
     gt: torch.Tensor | None
     meta: CameraMeta
     alignratio: float | None
+    bit_depth: int | None = None
+    black_level: int | None = None
+
+    def normalised_raws(self, white: float = 1023.0) -> torch.Tensor:
+        """``raws`` as float32 ``[T, 4, h, w]`` with 0 at the black level and 1 at the white level.
+
+        Uses the sample's own ``bit_depth`` / ``black_level`` when it has them, else ``raws / white``
+        (``white``: the digital white level of data that does not say; 1023 for the published 10-bit data).
+        """
+        if self.bit_depth is None:
+            return self.raws.float() / white
+        top, black = 2**self.bit_depth - 1, self.black_level or 0
+        return (self.raws.float() - black) / (top - black)
 
 
 def exposure_files(folder: Path) -> list[tuple[int, Path]]:
@@ -107,7 +123,32 @@ def read_frame(frame_dir: str | Path, scale: int = 1) -> FrameData:
         raise DataError(f"{gt_path}: has size {tuple(gt.shape[1:])}; expected {scale}x the inputs' {tuple(raws[0].shape[1:])}")
     ratio_path = frame_dir / "alignratio.npy"
     alignratio = float(load_array(ratio_path)) if ratio_path.is_file() else None
-    return FrameData(torch.stack(raws), tuple(m for m, _ in files), gt, read_meta(frame_dir), alignratio)
+    bit_depth, black_level = read_levels(frame_dir)
+    return FrameData(torch.stack(raws), tuple(m for m, _ in files), gt, read_meta(frame_dir), alignratio,
+                     bit_depth, black_level)
+
+
+def read_levels(frame_dir: Path) -> tuple[int | None, int | None]:
+    """``(bit_depth, black_level)`` from ``sample.json``, or ``(None, None)`` where it does not record them.
+
+    Raises:
+        DataError: ``sample.json`` unreadable, or levels of the wrong type or range (naming the file).
+    """
+    path = Path(frame_dir) / "sample.json"
+    if not path.is_file():
+        return None, None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(info, dict) or "bit_depth" not in info:
+        return None, None
+    bits, black = info.get("bit_depth"), info.get("black_level", 0)
+    if type(bits) is not int or not 1 <= bits <= 16:
+        raise DataError(f"{path}: bit_depth={bits!r}; expected an integer 1..16")
+    if type(black) is not int or not 0 <= black < 2**bits - 1:
+        raise DataError(f"{path}: black_level={black!r}; expected an integer 0 <= black_level < {2**bits - 1}")
+    return bits, black
 
 
 def list_frames(root: str | Path, split: str | None = "Test") -> list[tuple[str, str, Path]]:

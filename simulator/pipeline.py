@@ -199,7 +199,8 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
             raws[s].append(quantize(noisy, noise.bit_depth, noise.black_level))
             if config.output.previews:
                 unrounded[s].append(noisy)
-    info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio}
+    info = {"noise": levels_used, "motion_length_px": lengths, "motion": motion.model, "alignratio": alignratio,
+            "bit_depth": noise.bit_depth, "black_level": noise.black_level}  # readers normalise the raws with them
     kept = {s: torch.stack(v) for s, v in unrounded.items()} if config.output.previews else None
     stacks = {s: torch.stack(v) for s, v in raws.items()}
     return BracketSample(stacks, gt, meta, alignratio, tuple(multiples), info, kept)

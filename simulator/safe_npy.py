@@ -48,6 +48,8 @@ def load_array(path: str | Path) -> np.ndarray:
         DataError: the file is missing, not an ``.npy`` file, or holds pickled objects.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO or device would block open() or read forever
+        raise DataError(f"{path}: not a regular file; expected a .npy array")
     try:
         with open(path, "rb") as handle:
             if handle.read(6) != b"\x93NUMPY":

@@ -65,7 +65,7 @@ def test_rows_on_different_test_data_are_never_ranked_together(tmp_path, monkeyp
     assert not board.problems  # the same model on two data sets is not a contradiction
     with pytest.raises(ValueError, match="different test data .*77132d1b31b7079c, a0b1c2d3e4f50617"):
         ranked(board.rows)
-    old = ranked(load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs, data="7713").rows)
+    old = ranked(load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs, test_set="7713").rows)
     assert old["model"].tolist() == ["merge", "reference"] and old["psnr"].tolist() == [23.7, 13.0]
     monkeypatch.setenv("BRACKETIRE_RUNS", str(runs))
     mixed = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs"])

@@ -64,3 +64,36 @@ def test_cuda_tiles_match_cpu():
     torch.backends.cudnn.allow_tf32 = False
     gpu = tiled_forward(model.cuda(), raws, tile=32, overlap=16)
     assert torch.allclose(cpu, gpu, atol=1e-4)
+
+
+@pytest.mark.parametrize("overlap", [0, 16, 32])
+@pytest.mark.parametrize("memory_gb", [0.25, 1.0, 8.0])
+def test_budget_counts_the_overlap_and_is_the_largest_that_fits(memory_gb, overlap):
+    from models.inference import BYTES_PER_CHANNEL_PIXEL
+
+    per_pixel = BYTES_PER_CHANNEL_PIXEL * 64 * 5
+    tile = tile_for_budget(memory_gb, 64, 5, overlap)
+    assert tile % 8 == 0
+    assert (tile + 2 * overlap) ** 2 * per_pixel <= memory_gb * 2**30  # what is actually run fits
+    assert (tile + 8 + 2 * overlap) ** 2 * per_pixel > memory_gb * 2**30  # and no larger core would
+
+
+def test_a_budget_too_small_for_the_overlap_is_a_clear_error():
+    from simulator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--memory-gb 0.01: too small .* 32 pixels of overlap"):
+        tile_for_budget(0.01, 64, 5, overlap=32)
+    with pytest.raises(ConfigError, match="positive"):
+        tile_for_budget(float("nan"))
+
+
+def test_tiled_forward_picks_its_tile_from_the_budget_with_the_overlap(monkeypatch):
+    import models.inference as inference
+
+    model, seen = _LocalNet(), []
+    real_run = inference._run
+    monkeypatch.setattr(inference, "_run", lambda m, r, d, a: seen.append(tuple(r.shape[-2:])) or real_run(m, r, d, a))
+    raws = torch.rand(1, 5, 4, 200, 200)
+    budget = (40 + 2 * 16) ** 2 * inference.BYTES_PER_CHANNEL_PIXEL * 64 * 5 / 2**30  # a 40-pixel core exactly
+    tiled_forward(model, raws, tile=None, memory_gb=budget, overlap=16)
+    assert max(h * w for h, w in seen) == 72 * 72  # the largest tile run is core + 2 x overlap, within budget

@@ -151,19 +151,14 @@ def test_previews_are_the_protocol_render_of_the_ground_truth(tmp_path):
 
 
 def test_cluster_backends_need_the_dist_extra_and_threads_give_the_same_files(tmp_path, monkeypatch):
-    import builtins
+    import importlib.util
 
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name.startswith("ray"):
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real_find_spec(name, *a))
     result = _simulate("--out", str(tmp_path / "ray"), "--workers", "2", "--backend", "ray", *SMALL)
     assert result.exit_code == 2 and "pip install '.[dist]'" in result.stderr
-    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert not (tmp_path / "ray").exists()  # refused before any work
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
     assert _simulate("--out", str(tmp_path / "t"), "--num-samples", "2", "--workers", "2", "--backend", "threading",
                      *SMALL).exit_code == 0
     assert _simulate("--out", str(tmp_path / "l"), "--num-samples", "2", *SMALL).exit_code == 0

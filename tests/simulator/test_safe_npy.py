@@ -57,3 +57,10 @@ def test_plain_array_loader_refuses_pickles_and_reports_files(tmp_path):
     np.save(tmp_path / "list.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="list.npy"):
         load_legacy_dict(tmp_path / "list.npy")
+
+
+def test_a_fifo_where_an_npy_is_expected_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "raw_1.npy"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with pytest.raises(DataError, match="raw_1.npy: not a regular file; expected a .npy array"):
+        load_array(fifo)
