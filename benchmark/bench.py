@@ -21,19 +21,16 @@ from benchmark.images import write_png16
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_array
 from benchmark.scoring import ScoreResult, score
-from models import MODELS, build_model, parameter_count
+from models import MODELS, build_model, parameter_count, weight_free_models
 from models.checkpoints import load_checkpoint, read_model_config
-from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
 from simulator.dataset import manifest_path
 from simulator.errors import DataError, WeightsNotFoundError
 from simulator.layout import list_frames, read_frame
-from simulator.registry import unknown_name
 from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
                                               "output.previews=true"])
-WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
 
 
@@ -115,14 +112,16 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
         DataError: a learned model with no weights; the message says what to get or how to train it, and
             lists the models that run without weights.
     """
-    if weights is not None or model_name in WEIGHT_FREE:
-        return Path(weights) if weights is not None else None
-    if model_name not in MODELS:  # a typo gets its did-you-mean before any talk of weights
-        raise unknown_name("model", model_name, MODELS.names())
-    free = f"models that run without weights: {', '.join(WEIGHT_FREE)}"
-    if model_name in PUBLISHED_WEIGHTS:
+    if weights is not None:
+        return Path(weights)
+    spec = MODELS.spec(model_name)  # a typo gets its did-you-mean before any talk of weights
+    if not spec.needs_weights:
+        return None
+    free = f"models that run without weights: {', '.join(weight_free_models())}"
+    published = spec.weights().get("published")
+    if published is not None:
         try:
-            return resolve_weights(PUBLISHED_WEIGHTS[model_name], allow_download=False)
+            return resolve_weights(published, allow_download=False)
         except WeightsNotFoundError as err:
             raise DataError(f"model {model_name!r} needs weights: pass --weights PATH. {err} ({free})") from None
     raise DataError(f"model {model_name!r} needs weights: pass --weights PATH, e.g. a run of "

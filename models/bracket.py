@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from simulator.checks import check_image
 from simulator.color import mu_law
+from simulator.errors import DataError
 
 GAMMA = 1 / 2.2
 
@@ -77,7 +78,7 @@ def packed_to_rgb(frames: torch.Tensor, gamma: bool = True) -> torch.Tensor:
 def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "") -> None:
     """Raise unless ``raws`` is ``[B, T, 4, h, w]`` with ``T == num_frames`` (any ``T >= 2`` when ``None``).
 
-    Channels are checked by ``check_image`` (``DataError``); the rank and frame count raise ``ValueError``
+    Channels are checked by ``check_image`` (``DataError``); the rank and frame count raise ``DataError``
     ``"{owner} raws must be [B, T, 4, h, w]; got (...)"``, the ``owner`` prefix left out when empty.
     """
     check_image(raws, "raws", 4, finite=False)
@@ -85,7 +86,7 @@ def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "
     if not frames_ok:
         expected = "T >= 2" if num_frames is None else str(num_frames)
         prefix = f"{owner} " if owner else ""
-        raise ValueError(f"{prefix}raws must be [B, {expected}, 4, h, w]; got {tuple(raws.shape)}")
+        raise DataError(f"{prefix}raws must be [B, {expected}, 4, h, w]; got {tuple(raws.shape)}")
 
 
 def frame_inputs(raws: torch.Tensor, exposure_ratio: float, unit_frame: int | None,

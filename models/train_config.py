@@ -84,15 +84,12 @@ def model_constructor(name: str):
 
 def _check_model_args(name: str, args: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Check ``args`` against the constructor of model ``name`` (names, and types where annotated)."""
-    constructor = model_constructor(name)
+    from models import MODELS
+
+    constructor = MODELS.spec(name).load()  # the class itself: a preset only changes defaults
     target = constructor.__init__ if inspect.isclass(constructor) else constructor
     parameters = {k: p for k, p in inspect.signature(target).parameters.items()
                   if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
-    if takes_kwargs and inspect.isfunction(constructor):  # e.g. TMRNetPlus(**kwargs) -> TMRNet
-        wrapped = typing.get_type_hints(constructor).get("return")
-        if inspect.isclass(wrapped):
-            parameters.update({k: p for k, p in inspect.signature(wrapped.__init__).parameters.items() if k != "self"})
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable annotations: check names only

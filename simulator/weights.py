@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import DataError, WeightsNotFoundError
+from simulator.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class WeightSpec:
     urls: tuple[str, ...] = ()
     package_file: tuple[str, str] | None = None
     how_to_get: str = ""
+
+
+WEIGHT_FILES = Registry("weight file", {"demosaicnet": "simulator.demosaic.demosaicnet:DEMOSAICNET_WEIGHTS"})
+"""Every weight file the toolkit knows, name -> :class:`WeightSpec`; ``models`` and ``benchmark`` add theirs."""
 
 
 def cache_dir() -> Path:

@@ -24,12 +24,6 @@ from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.channel_attention import ResidualDenseBlock
 
-TINY = {"features": 16, "growth": 8, "dense_layers": 2, "blocks": 1}
-# The official model.py also declares two 3x3 convs (attConv1, attConv3) that its forward never uses; with
-# them the published network holds 1.515 M parameters. They are not declared here, so the count is 1.441 M.
-CARD = {"kwargs": {"num_frames": 3, "in_channels": 6, "out_channels": 3, "reference": 1, "output_sigmoid": True},
-        "params_m": 1.441}
-
 
 class SpatialAttention(nn.Module):
     """Gate a frame's features by a mask predicted from them and the reference's.
@@ -56,7 +50,7 @@ class AHDRNet(nn.Module):
     (``models/bracket.py``).
 
     ``in_channels``, ``out_channels``, ``reference`` and ``output_sigmoid`` exist to rebuild the published
-    network (3 LDR frames x 6 channels, middle reference, sigmoid RGB out: ``CARD``); that configuration runs
+    network (3 LDR frames x 6 channels, middle reference, sigmoid RGB out: the spec's ``card``); that configuration runs
     through :meth:`merge` on prepared frames, not through :meth:`forward`.
     """
 

@@ -42,12 +42,6 @@ from models.bracket import (
 )
 from models.layers.dcn import ModulatedDeformConv2d
 
-TINY = {"num_features": 16, "align_blocks": 1, "align_rgca": 1, "msf_blocks": (1, 1, 1), "msf_rgca": 1,
-        "deform_groups": 4}
-CARD = {"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "gamma_input": False, "out_channels": 3,
-                   "upscale": 8, "reference_skip": False},
-        "params_m": 6.674}
-
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
     """Bias-free conv padded to keep the size (every conv of the official network but the DCNs)."""
@@ -193,7 +187,7 @@ class BIPNet(nn.Module):
     (or ``upscale``), HDR RAW at the shortest exposure's instant on the unit frame's scale.
 
     ``num_features`` must be a power of 4: the AGU fuses four pseudo-bursts per stage, ``log4(C)`` stages,
-    the last ``log2(s)`` of which upsample. The native network (``CARD``) is ``gamma_input=False`` (4
+    the last ``log2(s)`` of which upsample. The native network (the spec's ``card``) is ``gamma_input=False`` (4
     channels), ``out_channels=3``, ``upscale=8``, ``num_frames=14``, ``reference_skip=False``.
     """
 

@@ -43,10 +43,6 @@ from models.bracket import (
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.transposed_attention import TransformerBlock
 
-TINY = {"num_features": 16, "heads": (1, 2), "blocks": 1, "deform_groups": 4}
-CARD = {"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "gamma_input": False, "out_channels": 3,
-                   "upscale": 8, "reference_skip": False},
-        "params_m": 2.488}
 POOLED_FRAMES = 8  # the adaptive burst pooling's output; the fusion stages are built for 8 frames
 
 
@@ -193,7 +189,7 @@ class Burstormer(nn.Module):
     consecutive exposures ``exposure_ratio`` apart, any T >= 2. Output: ``[B, out_channels, s*h, s*w]`` with
     ``s = scale`` (or ``upscale``), HDR RAW at the shortest exposure's instant on the unit frame's scale.
 
-    Of the three fusion stages the last ``log2(s)`` upsample x2. The native network (``CARD``) is
+    Of the three fusion stages the last ``log2(s)`` upsample x2. The native network (the spec's ``card``) is
     ``gamma_input=False`` (4 channels), ``out_channels=3``, ``upscale=8``, ``reference_skip=False``.
     """
 

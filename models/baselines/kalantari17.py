@@ -17,7 +17,7 @@ Adaptation to bracketed RAW (ours: the BracketIRE paper does not say how it adap
   of the CNN's last hidden features, a LeakyReLU and a 3x3 conv to 4 channels. Kept deliberately simple.
 
 ``flow=False`` builds the CNN alone (frames merged unaligned): the configuration whose parameters the model
-card counts (0.384 M, flow excluded), used by ``CARD``.
+card counts (0.384 M, flow excluded), used by the spec's ``card``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ from models.bracket import check_raws, normalize_exposures, packed_to_rgb, with_
 from models.layers.blocks import PixelShufflePack
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-
-TINY = {"widths": (16, 16, 8), "flow_levels": 2}
-# The WE network of the paper: 3 LDR frames x 6 channels (LDR and HDR versions) in, 3 x 3 weights out;
-# the optical flow is not a learned part of the published method and is excluded from the count.
-CARD = {"kwargs": {"num_frames": 3, "frame_channels": 6, "weight_channels": 3, "flow": False}, "params_m": 0.384}
 
 
 class WeightEstimator(nn.Module):
@@ -64,7 +59,7 @@ class Kalantari17(nn.Module):
     (``models/bracket.py``): ``sum_t w_t * aligned_t / sum_t w_t`` per channel and pixel.
 
     ``frame_channels`` and ``weight_channels`` (channels per frame in and weights per frame out) exist to
-    rebuild the published CNN (``CARD``); :meth:`forward` needs the defaults 8 and 4.
+    rebuild the published CNN (the spec's ``card``); :meth:`forward` needs the defaults 8 and 4.
     """
 
     def __init__(self, num_frames: int = 5, exposure_ratio: float = 4.0, unit_frame: int | None = None,

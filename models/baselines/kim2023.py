@@ -43,14 +43,6 @@ from models.layers.window_attention import (
     window_reverse,
 )
 
-# reduction 4: at 16 channels the published 16 leaves the channel attention one ReLU unit, which can die.
-TINY = {"features": 8, "blocks": (1, 1, 1), "heads": (1, 2, 4), "window": 4, "reduction": 4}
-# The published network: 3 exposure groups of 8, 16 and 8 channels at H/4, features upsampled x2 by the
-# demosaicing module and x2 by the head, RGB out through a sigmoid.
-CARD = {"kwargs": {"num_frames": 3, "in_channels": (8, 16, 8), "out_channels": 3, "feature_upscale": 2,
-                   "head_upscale": 2, "output_sigmoid": True},
-        "params_m": 12.049}
-
 
 def sine_position_encoding(window: int, channels: int, temperature: float = 10000.0) -> torch.Tensor:
     """``[window^2, channels]`` sine/cosine encoding of the (row, column) of each token of a window.
@@ -194,7 +186,7 @@ def quad_bayer_exposure_groups(mosaic: torch.Tensor) -> list[torch.Tensor]:
 
     Pixel ``(dy, dx)`` of every 2x2 same-colour quad has exposure level ``2 dy + dx`` (short, mid, mid,
     long); level ``l`` gives ``[B, 4C, H/4, W/4]`` with channel ``4 c + quad`` (quads R, G, G, B). Returns
-    ``[short (4C), mid (levels 1 and 2, 8C), long (4C)]``, the inputs of the ``CARD`` network.
+    ``[short (4C), mid (levels 1 and 2, 8C), long (4C)]``, the inputs of the the spec's ``card`` network.
     """
     levels = []
     for level in range(4):
@@ -212,7 +204,7 @@ class Kim2023(nn.Module):
     (``models/bracket.py``).
 
     ``in_channels`` (one int, or one per frame), ``out_channels``, ``feature_upscale``, ``head_upscale`` and
-    ``output_sigmoid`` exist to rebuild the published network (``CARD``); it runs through
+    ``output_sigmoid`` exist to rebuild the published network (the spec's ``card``); it runs through
     :meth:`forward_exposures` on :func:`quad_bayer_exposure_groups`, not through :meth:`forward`.
     """
 

@@ -13,7 +13,7 @@ Adaptation for bracketed RAW (ours; the BracketIRE paper does not describe its r
   normalised frames (``packed_to_rgb``), the skip path the normalised reference frame 0;
 * 4-channel packed output with ``log2(scale)`` x2 pixel-shuffle stages: none at x1 (the skip path is then a
   3x3 convolution, like TMRNet's ``skipup1``), two at x4; the published network has three (x8 from packed
-  RAW to RGB), which ``CARD`` rebuilds.
+  RAW to RGB), which the spec's ``card`` rebuilds.
 
 Training uses RBSR's implicit weighting loss through the runner's ``training_loss`` hook: the output
 decoded from a random earlier recurrence step is supervised besides the final one, which makes the model
@@ -64,7 +64,7 @@ class RBSR(nn.Module):
         num_frames: frames of the bracket the model is built for (sets the default unit frame).
         exposure_ratio: exposure ratio between consecutive frames (1 for a same-exposure burst).
         unit_frame: the frame whose scale the output uses (default ``(num_frames - 1) // 2``).
-        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published x8 network, for ``CARD``).
+        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published x8 network, for the spec's ``card``).
         mid_channels: feature width (64 published).
         extract_blocks, backbone_blocks, reconstruction_blocks: residual blocks of the feature
             extractor (5), the shared recurrent module (40) and the reconstruction (5).
@@ -180,10 +180,3 @@ class RBSR(nn.Module):
         return self.conv_last(self.lrelu(self.conv_hr(hr)))
 
 
-TINY = {"mid_channels": 16, "extract_blocks": 1, "backbone_blocks": 2, "reconstruction_blocks": 1,
-        "deform_groups": 4, "flow_levels": 2}
-
-CARD = {  # the published network: 14-frame same-exposure RAW burst -> x8 RGB (SyntheticBurst x4 SR)
-    "kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "scale": 8, "gamma_input": False, "out_channels": 3},
-    "params_m": 6.417,
-}

@@ -8,14 +8,14 @@ import pytest
 import torch
 import yaml
 
+from models import model_spec
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
 from simulator.dataset import generate_dataset
 from simulator.errors import DataError, UnknownNameError
 from simulator.settings import load_simulation_config
 
-TINY_TMRNET = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
-               "model.reconstruction_blocks=1"]
+TINY_TMRNET = model_spec("tmrnet").tiny_overrides()  # ["model.mid_channels=8", ...]
 
 
 @pytest.fixture(scope="module")
