@@ -47,8 +47,14 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 @click.version_option(__version__, prog_name="bracketire")
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
               help="Show full tracebacks instead of one-line errors.")
-def cli() -> None:
+@click.option("--plugin", "plugins", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.py",
+              help="Import your own Python file first (it registers models, noise models, metrics, ...).")
+def cli(plugins: tuple[Path, ...]) -> None:
     """BracketIRE Toolkit: simulate bracketed RAW data, train restoration models, benchmark them."""
+    from simulator.plugins import load_plugin
+
+    for path in plugins:
+        load_plugin(path)
 
 
 @cli.command()
@@ -181,7 +187,7 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
 def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool) -> None:
     """Print the ranked result table of a task under one protocol."""
     from leaderboards.table import load_leaderboard, ranked, render
@@ -198,7 +204,7 @@ def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool) -> None:
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True)
 @click.option("--x", "x_axis", type=click.Choice(["params", "flops", "runtime"]), default="params", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A .png, .pdf or .svg file.")
 def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path) -> None:
     """Plot PSNR against model size, compute or runtime."""

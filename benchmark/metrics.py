@@ -30,14 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from simulator.errors import BracketIREError, DataError
+from simulator.errors import ConfigError, DataError, MetricUnavailableError
 from simulator.registry import Registry, unknown_name
 
 UINT16_MAX = 65535.0
 
 
-class MetricUnavailableError(BracketIREError):
-    """A metric cannot run on this machine (weights or an optional package missing); says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +46,13 @@ class MetricSpec:
         name: registry name.
         kind: ``"FR"`` (full reference: ``metric(output, gt)``) or ``"NR"`` (no reference: ``metric(output)``).
         lower_better: True when a smaller value means a better image (LPIPS).
-        target: ``"module:attribute"`` of the constructor, which returns the scoring function.
+        target: the constructor, which returns the scoring function, or its ``"module:attribute"``.
     """
 
     name: str
     kind: str
     lower_better: bool
-    target: str
+    target: Any
 
 
 METRIC_SPECS: dict[str, MetricSpec] = {
@@ -106,6 +104,19 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"Metric({self.name!r}, kind={self.kind!r}, lower_better={self.lower_better})"
+
+
+def register_metric(spec: MetricSpec, replace: bool = False) -> MetricSpec:
+    """Add a user's metric: ``score``, ``bench`` and ``info`` then know it by ``spec.name``.
+
+    Raises:
+        ConfigError: the name is taken (unless ``replace``) or ``spec.kind`` is not ``"FR"`` / ``"NR"``.
+    """
+    if spec.kind not in ("FR", "NR"):
+        raise ConfigError(f"metric {spec.name!r}: kind must be 'FR' or 'NR', not {spec.kind!r}")
+    METRICS.register(spec.name, spec.target, replace=replace)
+    METRIC_SPECS[spec.name] = spec
+    return spec
 
 
 def metric_names() -> list[str]:
