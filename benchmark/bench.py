@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from benchmark.images import write_png16
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_array
@@ -26,7 +25,8 @@ from models.checkpoints import load_checkpoint, read_model_config
 from models.inference import tiled_forward
 from simulator.dataset import manifest_path
 from simulator.errors import DataError, WeightsNotFoundError
-from simulator.layout import list_frames, read_frame
+from simulator.files import runs_dir as default_runs_dir
+from simulator.layout import STORED_WHITE, list_frames, read_frame
 from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
@@ -85,7 +85,7 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     with tempfile.TemporaryDirectory() as tmp:
         for scene, frame, folder in frames:
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
-            raws = (sample.raws.float() / 1023)[None, ..., crop:-crop, crop:-crop]
+            raws = (sample.raws.float() / STORED_WHITE)[None, ..., crop:-crop, crop:-crop]
             start = time.perf_counter()
             out = tiled_forward(model, raws, tile=tile, device=device).clamp_min(0)
             seconds += time.perf_counter() - start
@@ -129,8 +129,8 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
 
 
 def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where bench rows go: ``runs_dir``, ``$BRACKETIRE_RUNS``, or ``leaderboards/runs`` beside the package."""
-    return Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or Path(__file__).resolve().parents[1] / "leaderboards" / "runs")
+    """Where bench rows go: ``runs_dir``, ``$BRACKETIRE_RUNS``, or ``./runs`` (never the installed package)."""
+    return default_runs_dir(runs_dir)
 
 
 def _append_run(row: dict[str, object], runs_dir: str | os.PathLike[str] | None) -> Path:

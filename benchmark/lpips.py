@@ -31,6 +31,7 @@ from torch import nn
 
 from benchmark.metrics import UINT16_MAX, MetricUnavailableError, check_pair
 from simulator.errors import DataError, WeightsNotFoundError
+from simulator.files import load_torch_file
 from simulator.weights import WeightSpec, cache_dir, resolve_weights
 
 ALEXNET_WEIGHTS = WeightSpec(
@@ -159,10 +160,7 @@ def load_lpips(
 
 
 def _read_state(path: str) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a file that is not a weights-only checkpoint
-        raise DataError(f"{path}: not a PyTorch state dict readable with weights_only=True ({err})") from None
+    state = load_torch_file(path, "PyTorch state dict")
     if not isinstance(state, dict):
         raise DataError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

@@ -16,7 +16,7 @@ import pandas as pd
 
 from leaderboards.importer import COLUMNS
 
-RUNS_DIR = Path(__file__).resolve().parent / "runs"  # bench appends here (or to $BRACKETIRE_RUNS)
+RUNS_DIR = Path("runs")  # bench appends to ./runs in the working directory, or to $BRACKETIRE_RUNS
 METRICS = ("psnr", "ssim", "lpips")
 
 
@@ -36,13 +36,13 @@ def _published() -> pd.DataFrame:
 
 def load_leaderboard(task: str | None = None, protocol: str | None = None, include_runs: bool = False,
                      runs_dir: Path | None = None) -> Leaderboard:
-    """Published rows (and, with ``include_runs``, every CSV in ``leaderboards/runs/``), filtered.
+    """Published rows (and, with ``include_runs``, every CSV in ``./runs`` or ``$BRACKETIRE_RUNS``), filtered.
 
     Args:
         task: ``bracketire`` or ``bracketire_plus`` (None: all).
         protocol: ``name@version`` or just ``name`` (None: all).
         include_runs: add the user's own runs (written by ``bench``).
-        runs_dir: where the runs are (default ``leaderboards/runs``).
+        runs_dir: where the runs are (default ``$BRACKETIRE_RUNS``, else ``./runs``).
     """
     tables = [_published().assign(origin="published")]
     folder = Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or RUNS_DIR)

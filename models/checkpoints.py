@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from simulator.errors import DataError
+from simulator.files import load_torch_file
 
 _WRAPPERS = ("state_dict", "params_ema", "params", "model")
 _PREFIXES = ("module.", "netTMRNet.", "generator.")
@@ -24,13 +24,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     Raises:
         DataError: missing file, not a weights-only checkpoint, or no tensors in it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for files that are not weights-only checkpoints
-        raise DataError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    state = load_torch_file(path, "PyTorch checkpoint")
     while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
         if inner is None:
@@ -49,10 +43,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 def read_model_config(path: str | os.PathLike[str]) -> dict | None:
     """``{"name": ..., "kwargs": {...}}`` saved by the runner in its checkpoints, or None for other files."""
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # several types for files that are not weights-only checkpoints
-        raise DataError(f"{path}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    state = load_torch_file(path, "PyTorch checkpoint")
     config = state.get("model_config") if isinstance(state, dict) else None
     if config is None:
         return None

@@ -19,6 +19,7 @@ from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
+from simulator.errors import ConfigError
 from simulator.weights import WeightSpec
 
 _HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
@@ -78,7 +79,7 @@ class TMRNet(nn.Module):
                  reconstruction_blocks: int = 5) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"TMRNet scale={scale}; expected 1 (TMRNet) or 4 (TMRNet+)")
+            raise ConfigError(f"TMRNet scale={scale}; expected 1 (TMRNet) or 4 (TMRNet+)")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.mid_channels = mid_channels
         self.unit_frame = (num_frames - 1) // 2 if unit_frame is None else unit_frame

@@ -21,7 +21,9 @@ import yaml
 
 from simulator.config import _coerce as coerce_value
 from simulator.config import apply_overrides, from_dict, to_dict
-from simulator.errors import DataError
+from simulator.errors import ConfigError
+from simulator.files import read_yaml, write_text_atomic
+from simulator.layout import STORED_WHITE
 from simulator.registry import unknown_name
 
 
@@ -58,7 +60,7 @@ class DataSection:
     val_split: str | None = "Test"  # None: no validation
     val_limit: int = 16  # at most this many validation crops
     scale: int = 1  # 1 BracketIRE, 4 BracketIRE+ (inputs from x4/)
-    white: float = 1023.0
+    white: float = STORED_WHITE
     workers: int = 2
     pin_memory: bool = True
 
@@ -110,19 +112,14 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     """Defaults (or ``base``), then the YAML file at ``path``, then ``model``, then ``--set`` overrides.
 
     Raises:
-        DataError: unreadable file, unknown keys (listing valid ones), values of the wrong type.
+        ConfigError: unreadable file, unknown keys (listing valid ones), values of the wrong type.
     """
     data: dict[str, Any] = base.as_dict() if base is not None else RunConfig().as_dict()
     source = str(path or "config")
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as err:
-            raise DataError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise DataError(f"{path}: not valid YAML ({err})") from None
+        loaded = read_yaml(path)
         if not isinstance(loaded, Mapping) or not set(loaded) <= {"model", "train", "data", "toolkit"}:
-            raise DataError(f"{path}: expected sections model, train and data at the top level")
+            raise ConfigError(f"{path}: expected sections model, train and data at the top level")
         for section in ("train", "data"):
             data[section] = {**data[section], **(loaded.get(section) or {})}
         if "model" in loaded:
@@ -135,7 +132,7 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     for item in model_overrides:
         key, sep, text = item[len("model."):].partition("=")
         if not sep or not key:
-            raise DataError(f"--set: {item!r} is not model.KEY=VALUE (e.g. model.mid_channels=16)")
+            raise ConfigError(f"--set: {item!r} is not model.KEY=VALUE (e.g. model.mid_channels=16)")
         try:
             model_data[key] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
@@ -170,8 +167,5 @@ def learning_rate(step: int, train: TrainSection) -> float:
 
 def save_run_config(config: RunConfig, path: Path, version: str) -> None:
     """Write the resolved configuration (with the toolkit version) as YAML, atomically."""
-    text = yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False))
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from simulator.errors import DataError
+from simulator.errors import ConfigError
+from simulator.files import read_yaml
 from simulator.registry import unknown_name
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, Mapping):
-            raise DataError(f"{source}: {key} must be a mapping of {hint.__name__} fields, got {value!r}")
+            raise ConfigError(f"{source}: {key} must be a mapping of {hint.__name__} fields, got {value!r}")
         return from_dict(hint, value, source, prefix=f"{key}.")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
@@ -39,26 +40,26 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
         for option in (o for o in options if o is not type(None)):
             try:
                 return _coerce(value, option, key, source)
-            except DataError as err:
+            except ConfigError as err:
                 errors.append(str(err))
-        raise DataError(errors[0] if len(errors) == 1 else f"{source}: {key}={value!r} matches none of {hint}")
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{source}: {key}={value!r} matches none of {hint}")
     if origin is typing.Literal:
         if value not in typing.get_args(hint):
-            raise DataError(f"{source}: {key}={value!r}; expected one of {list(typing.get_args(hint))}")
+            raise ConfigError(f"{source}: {key}={value!r}; expected one of {list(typing.get_args(hint))}")
         return value
     if origin in (list, Sequence):  # list[X] / Sequence[X]: any list, kept as a tuple (configs are frozen)
         if not isinstance(value, (list, tuple)):
-            raise DataError(f"{source}: {key}={value!r}; expected a list")
+            raise ConfigError(f"{source}: {key}={value!r}; expected a list")
         (item,) = typing.get_args(hint) or (Any,)
         return tuple(_coerce(v, item, key, source) for v in value)
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)):
-            raise DataError(f"{source}: {key}={value!r}; expected a list")
+            raise ConfigError(f"{source}: {key}={value!r}; expected a list")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(v, args[0], key, source) for v in value)
         if len(args) != len(value):
-            raise DataError(f"{source}: {key}={value!r}; expected {len(args)} values")
+            raise ConfigError(f"{source}: {key}={value!r}; expected {len(args)} values")
         return tuple(_coerce(v, a, key, source) for v, a in zip(value, args))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -70,20 +71,20 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     if hint is Any or (isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
         return value
     name = getattr(hint, "__name__", str(hint))
-    raise DataError(f"{source}: {key}={value!r}; expected {name}")
+    raise ConfigError(f"{source}: {key}={value!r}; expected {name}")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "config", prefix: str = "") -> T:
     """Build the dataclass ``cls`` from a (nested) mapping; missing keys keep their defaults.
 
     Raises:
-        DataError: unknown keys (with the valid ones) or values of the wrong type, naming ``source``.
+        ConfigError: unknown keys (with the valid ones) or values of the wrong type, naming ``source``.
     """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in data if k not in names]
     if unknown:
-        raise DataError(f"{source}: unknown key {prefix + unknown[0]!r}; valid keys: {', '.join(prefix + n for n in names)}")
+        raise ConfigError(f"{source}: unknown key {prefix + unknown[0]!r}; valid keys: {', '.join(prefix + n for n in names)}")
     return cls(**{k: _coerce(v, hints[k], prefix + k, source) for k, v in data.items()})
 
 
@@ -111,7 +112,7 @@ def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> 
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise DataError(f"{source}: {item!r} is not KEY=VALUE (e.g. noise.model=poisson_gaussian)")
+            raise ConfigError(f"{source}: {item!r} is not KEY=VALUE (e.g. noise.model=poisson_gaussian)")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
@@ -125,7 +126,7 @@ def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> 
             if depth < len(parts) - 1:
                 cls = typing.get_type_hints(cls)[part]
                 if not dataclasses.is_dataclass(cls):
-                    raise DataError(f"{source}: {'.'.join(parts[:depth + 1])} has no sub-keys")
+                    raise ConfigError(f"{source}: {'.'.join(parts[:depth + 1])} has no sub-keys")
                 node = node[part]
         hint = typing.get_type_hints(cls)[parts[-1]]
         if hint is str and not isinstance(value, str):
@@ -139,12 +140,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     data: Mapping[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as err:
-            raise DataError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise DataError(f"{path}: not valid YAML ({err})") from None
+        data = read_yaml(path)
         if not isinstance(data, Mapping):
-            raise DataError(f"{path}: expected a mapping of config sections at the top level")
+            raise ConfigError(f"{path}: expected a mapping of config sections at the top level")
     return apply_overrides(from_dict(cls, data, str(path or "config")), overrides)

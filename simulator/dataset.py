@@ -10,9 +10,7 @@ configuration, the toolkit version and, per sample, its noise levels, motion len
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +22,12 @@ import torch
 from simulator import __version__
 from simulator.config import to_dict
 from simulator.errors import BracketIREError, DataError
+from simulator.files import write_json_atomic
 from simulator.layout import write_frame
 from simulator.pipeline import check_size, simulate_sample
 from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
 from simulator.weights import sha256_of
-
 
 
 def manifest_path(out: str | Path, split: str = "Test") -> Path:
@@ -91,10 +89,7 @@ def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: 
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=1, sort_keys=True)
 
 
 def _verified(out: Path, record: dict[str, Any]) -> bool:

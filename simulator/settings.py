@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from simulator.config import load_config
-from simulator.errors import DataError
+from simulator.errors import ConfigError
 from simulator.registry import unknown_name
 
 
@@ -129,7 +129,7 @@ def options_as_overrides(
     if size is not None:
         parts = size.lower().split("x")
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise DataError(f"--size {size!r}; expected WIDTHxHEIGHT, e.g. 1920x1080")
+            raise ConfigError(f"--size {size!r}; expected WIDTHxHEIGHT, e.g. 1920x1080")
         overrides.append(f"output.size=[{parts[0]}, {parts[1]}]")
     if seed is not None:
         overrides.append(f"seed={seed}")

@@ -23,6 +23,7 @@ from torch import nn
 from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.channel_attention import ResidualDenseBlock
+from simulator.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):
@@ -60,9 +61,9 @@ class AHDRNet(nn.Module):
                  output_sigmoid: bool = False) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"AHDRNet scale={scale}; expected 1 or 4")
+            raise ConfigError(f"AHDRNet scale={scale}; expected 1 or 4")
         if num_frames < 2 or not 0 <= reference < num_frames:
-            raise ValueError(f"AHDRNet needs num_frames >= 2 and 0 <= reference < num_frames; "
+            raise ConfigError(f"AHDRNet needs num_frames >= 2 and 0 <= reference < num_frames; "
                              f"got {num_frames}, {reference}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
@@ -102,6 +103,6 @@ class AHDRNet(nn.Module):
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.in_channels, self.out_channels) != (8, 4):
-            raise ValueError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
+            raise ConfigError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
         lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
         return self.merge(frames) + upsampled_reference(lqs, self.scale, self.reference)

@@ -41,6 +41,7 @@ from models.bracket import (
     with_gamma,
 )
 from models.layers.dcn import ModulatedDeformConv2d
+from simulator.errors import ConfigError
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
@@ -198,16 +199,16 @@ class BIPNet(nn.Module):
                  reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"BIPNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"BIPNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         stages = round(math.log(num_features, 4)) if num_features > 1 else 0
         if stages < 1 or 4 ** stages != num_features:
-            raise ValueError(f"BIPNet num_features={num_features}; the group up-sampling needs a power of 4")
+            raise ConfigError(f"BIPNet num_features={num_features}; the group up-sampling needs a power of 4")
         self.upscale = scale if upscale is None else upscale
         ups = round(math.log2(self.upscale)) if self.upscale >= 1 else -1
         if ups < 0 or 2 ** ups != self.upscale or ups > stages:
-            raise ValueError(f"BIPNet upscale={self.upscale}; expected a power of 2 up to {2 ** stages}")
+            raise ConfigError(f"BIPNet upscale={self.upscale}; expected a power of 2 up to {2 ** stages}")
         if reference_skip and out_channels != 4:
-            raise ValueError("BIPNet reference_skip needs out_channels=4 (packed RAW)")
+            raise ConfigError("BIPNet reference_skip needs out_channels=4 (packed RAW)")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.gamma_input, self.reference_skip = gamma_input, reference_skip
         c = num_features

@@ -42,6 +42,7 @@ from models.bracket import (
 )
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.transposed_attention import TransformerBlock
+from simulator.errors import ConfigError
 
 POOLED_FRAMES = 8  # the adaptive burst pooling's output; the fusion stages are built for 8 frames
 
@@ -199,12 +200,12 @@ class Burstormer(nn.Module):
                  upscale: int | None = None, reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Burstormer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"Burstormer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         self.upscale = scale if upscale is None else upscale
         if self.upscale not in (1, 2, 4, 8):
-            raise ValueError(f"Burstormer upscale={self.upscale}; expected 1, 2, 4 or 8 (three x2 stages)")
+            raise ConfigError(f"Burstormer upscale={self.upscale}; expected 1, 2, 4 or 8 (three x2 stages)")
         if reference_skip and out_channels != 4:
-            raise ValueError("Burstormer reference_skip needs out_channels=4 (packed RAW)")
+            raise ConfigError("Burstormer reference_skip needs out_channels=4 (packed RAW)")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.gamma_input, self.reference_skip = gamma_input, reference_skip
         c = num_features

@@ -38,6 +38,7 @@ from models.bracket import (
 )
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
+from simulator.errors import ConfigError
 
 SCALES = (1, 4, 8)  # 1: BracketIRE, 4: BracketIRE+, 8: the published network (packed RAW -> x4 RGB)
 
@@ -119,11 +120,11 @@ class DBSR(nn.Module):
                  gamma_input: bool = True, out_channels: int = 4, reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in SCALES:
-            raise ValueError(f"DBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
+            raise ConfigError(f"DBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
         if num_frames < 2:
-            raise ValueError(f"DBSR needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"DBSR needs num_frames >= 2; got {num_frames}")
         if reference_skip and out_channels != 4:
-            raise ValueError(f"DBSR reference_skip adds the packed reference frame: needs out_channels=4, "
+            raise ConfigError(f"DBSR reference_skip adds the packed reference frame: needs out_channels=4, "
                              f"got {out_channels}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = default_unit_frame(num_frames, unit_frame)

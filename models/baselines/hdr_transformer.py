@@ -36,6 +36,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
+from simulator.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):
@@ -126,12 +127,12 @@ class HDRTransformer(nn.Module):
                  in_channels: int = 8, out_channels: int = 4) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"HDRTransformer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"HDRTransformer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         if num_frames < 2:
-            raise ValueError(f"HDRTransformer needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"HDRTransformer needs num_frames >= 2; got {num_frames}")
         heads = [heads] * len(depths) if isinstance(heads, int) else list(heads)
         if len(heads) != len(depths):
-            raise ValueError(f"heads {heads} and depths {list(depths)} differ in length")
+            raise ConfigError(f"heads {heads} and depths {list(depths)} differ in length")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.scale, self.window, self.in_channels, self.out_channels = scale, window, in_channels, out_channels
         e = embed_dim
@@ -153,7 +154,7 @@ class HDRTransformer(nn.Module):
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
-            raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
+            raise ConfigError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
         frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
         return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 

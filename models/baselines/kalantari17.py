@@ -30,6 +30,7 @@ from models.bracket import check_raws, normalize_exposures, packed_to_rgb, with_
 from models.layers.blocks import PixelShufflePack
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
+from simulator.errors import ConfigError
 
 
 class WeightEstimator(nn.Module):
@@ -68,7 +69,7 @@ class Kalantari17(nn.Module):
                  eps: float = 1e-6) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Kalantari17 scale={scale}; expected 1 or 4")
+            raise ConfigError(f"Kalantari17 scale={scale}; expected 1 or 4")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
         self.frame_channels, self.weight_channels, self.eps = frame_channels, weight_channels, eps
@@ -92,7 +93,7 @@ class Kalantari17(nn.Module):
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.frame_channels, self.weight_channels) != (8, 4):
-            raise ValueError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
+            raise ConfigError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
         b, t, c, h, w = raws.shape
         aligned = self.align(normalize_exposures(raws, self.exposure_ratio, self.unit_frame))
         inputs = with_gamma(aligned.reshape(b * t, c, h, w)).view(b, t * 2 * c, h, w)

@@ -42,6 +42,7 @@ from models.layers.window_attention import (
     window_partition,
     window_reverse,
 )
+from simulator.errors import ConfigError
 
 
 def sine_position_encoding(window: int, channels: int, temperature: float = 10000.0) -> torch.Tensor:
@@ -51,7 +52,7 @@ def sine_position_encoding(window: int, channels: int, temperature: float = 1000
     the rest the column, alternating sine and cosine over geometrically spaced frequencies.
     """
     if channels % 4:
-        raise ValueError(f"sine_position_encoding: channels {channels} must be a multiple of 4")
+        raise ConfigError(f"sine_position_encoding: channels {channels} must be a multiple of 4")
     half = channels // 2
     steps = torch.arange(1, window + 1, dtype=torch.float32) * (2 * math.pi / window)
     freqs = temperature ** (2 * torch.div(torch.arange(half), 2, rounding_mode="floor") / half)
@@ -86,7 +87,7 @@ class CrossExposureBlock(nn.Module):
                  exposure_hidden_ratio: float = 3.0, fusion_ratio: float = 4.0) -> None:
         super().__init__()
         if channels % heads:
-            raise ValueError(f"CrossExposureBlock: channels {channels} not divisible by heads {heads}")
+            raise ConfigError(f"CrossExposureBlock: channels {channels} not divisible by heads {heads}")
         self.heads, self.window, self.frames = heads, window, frames
         self.shift = window // 2 if shift else 0
         self.scale = (channels // heads) ** -0.5
@@ -216,12 +217,12 @@ class Kim2023(nn.Module):
                  head_upscale: int | None = None, output_sigmoid: bool = False) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Kim2023 scale={scale}; expected 1 or 4")
+            raise ConfigError(f"Kim2023 scale={scale}; expected 1 or 4")
         if num_frames < 2 or len(blocks) != 3 or len(heads) != 3:
-            raise ValueError(f"Kim2023 needs num_frames >= 2 and three levels; got {num_frames}, {blocks}, {heads}")
+            raise ConfigError(f"Kim2023 needs num_frames >= 2 and three levels; got {num_frames}, {blocks}, {heads}")
         ins = (in_channels,) * num_frames if isinstance(in_channels, int) else tuple(in_channels)
         if len(ins) != num_frames:
-            raise ValueError(f"Kim2023: {len(ins)} input channel counts for {num_frames} frames")
+            raise ConfigError(f"Kim2023: {len(ins)} input channel counts for {num_frames} frames")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
         self.in_channels, self.out_channels, self.window = ins, out_channels, window
@@ -278,6 +279,6 @@ class Kim2023(nn.Module):
         check_raws(raws, self.num_frames)
         native = set(self.in_channels) != {8} or self.out_channels != 4
         if native or self.feature_upscale != 1 or self.head_upscale != self.scale:
-            raise ValueError("this Kim2023 has the published configuration; call forward_exposures() instead")
+            raise ConfigError("this Kim2023 has the published configuration; call forward_exposures() instead")
         lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
         return self.forward_exposures(list(frames.unbind(1))) + upsampled_reference(lqs, self.scale)

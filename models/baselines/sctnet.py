@@ -41,6 +41,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
+from simulator.errors import ConfigError
 
 
 class ResidualSwinGroup(nn.Module):
@@ -105,16 +106,16 @@ class SCTNet(nn.Module):
                  out_channels: int = 4) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"SCTNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"SCTNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         if num_frames < 2:
-            raise ValueError(f"SCTNet needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"SCTNet needs num_frames >= 2; got {num_frames}")
         stages = len(depths)
         heads = [heads] * stages if isinstance(heads, int) else list(heads)
         scab_heads = [scab_heads] * stages if isinstance(scab_heads, int) else list(scab_heads)
         self.frame_dim = embed_dim // num_frames
         width = self.frame_dim * num_frames
         if any(width % h for h in heads) or any(self.frame_dim % h for h in scab_heads):
-            raise ValueError(f"SCTNet: {num_frames} frames x {self.frame_dim} channels (embed_dim {embed_dim}) "
+            raise ConfigError(f"SCTNet: {num_frames} frames x {self.frame_dim} channels (embed_dim {embed_dim}) "
                              f"do not split into heads {heads} per stage and SCAB heads {scab_heads} per frame; "
                              "pick embed_dim / heads / scab_heads that divide them")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
@@ -142,7 +143,7 @@ class SCTNet(nn.Module):
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
-            raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
+            raise ConfigError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
         frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame)
         return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 

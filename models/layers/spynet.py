@@ -15,6 +15,7 @@ from torch import nn
 
 from models.layers.flow import flow_warp
 from simulator.errors import DataError
+from simulator.files import load_torch_file
 from simulator.weights import WeightSpec, resolve_weights
 
 SPYNET_WEIGHTS = WeightSpec(
@@ -94,10 +95,7 @@ def load_spynet_weights(model: SPyNet, path: str | os.PathLike[str] | None = Non
         DataError: the file is not a SPyNet state dict (missing or unexpected keys are named).
     """
     file = resolve_weights(SPYNET_WEIGHTS, path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:  # several types for files that are not weights-only checkpoints
-        raise DataError(f"{file}: not a PyTorch checkpoint readable with weights_only=True ({err})") from None
+    state = load_torch_file(file, "PyTorch checkpoint")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulator.bayer import unpack
 from simulator.checks import check_image
 from simulator.errors import DataError
-from simulator.bayer import unpack
+from simulator.files import load_torch_file
 from simulator.weights import WeightSpec, resolve_weights
 
 DEMOSAICNET_WEIGHTS = WeightSpec(
@@ -110,10 +111,7 @@ def load_demosaicnet(weights: str | os.PathLike[str] | None = None, device: torc
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, device: str) -> BayerDemosaicNet:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a file that is not a weights-only checkpoint
-        raise DataError(f"{path}: not a PyTorch state dict readable with weights_only=True ({err})") from None
+    state = load_torch_file(path, "PyTorch state dict")
     net = BayerDemosaicNet()
     if not isinstance(state, dict):
         raise DataError(f"{path}: expected a DemosaicNet state dict, got {type(state).__name__}")

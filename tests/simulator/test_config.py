@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.config import apply_overrides, from_dict, load_config, to_dict
-from simulator.errors import DataError, UnknownNameError
+from simulator.errors import ConfigError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def test_overrides_are_parsed_by_field_type():
 def test_unknown_keys_list_the_valid_ones():
     with pytest.raises(UnknownNameError, match=r"'noise.modle'; did you mean 'noise.model'\?.*noise.bit_depth"):
         apply_overrides(Sim(), ["noise.modle=x"])
-    with pytest.raises(DataError, match=r"cfg.yaml: unknown key 'noise.levels'; valid keys: noise.model"):
+    with pytest.raises(ConfigError, match=r"cfg.yaml: unknown key 'noise.levels'; valid keys: noise.model"):
         from_dict(Sim, {"noise": {"levels": 1}}, "cfg.yaml")
 
 
@@ -53,7 +53,7 @@ def test_unknown_keys_list_the_valid_ones():
     ],
 )
 def test_bad_values_name_the_key_and_the_expected_type(override, message):
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(ConfigError, match=message):
         apply_overrides(Sim(), [override])
 
 
@@ -63,9 +63,9 @@ def test_yaml_file_then_overrides(tmp_path):
     cfg = load_config(Sim, path, ["noise.bit_depth=14"])
     assert cfg.size == (128, 64) and cfg.noise == Noise("poisson_gaussian", None, 14)
     path.write_text("size: [128, 64\n")
-    with pytest.raises(DataError, match="preset.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="preset.yaml: not valid YAML"):
         load_config(Sim, path)
-    with pytest.raises(DataError, match="missing.yaml: cannot read config"):
+    with pytest.raises(ConfigError, match="missing.yaml: cannot read config"):
         load_config(Sim, tmp_path / "missing.yaml")
 
 
