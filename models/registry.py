@@ -27,7 +27,7 @@ MODELS = ModelRegistry([
               pretrained_parts=_SPYNET),
     ModelSpec("reference", "models.classical:ReferenceFrame", **_CLASSICAL),
     ModelSpec("merge", "models.classical:NoiseAwareMerge", **_CLASSICAL),
-    ModelSpec("rbsr", "models.baselines.rbsr:RBSR", fewer_frames=True,
+    ModelSpec("rbsr", "models.baselines.rbsr:RBSR", fewer_frames=True, training="models.baselines.rbsr:RBSRTraining",
               tiny={"mid_channels": 16, "extract_blocks": 1, "backbone_blocks": 2, "reconstruction_blocks": 1,
                     "deform_groups": 4, "flow_levels": 2},
               # the published network: 14-frame same-exposure RAW burst -> x8 RGB (SyntheticBurst x4 SR)

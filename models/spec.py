@@ -14,9 +14,12 @@ import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
+
+if TYPE_CHECKING:
+    from models.training import TrainingBehaviour
 
 from simulator.errors import ConfigError
 from simulator.registry import Registry, first_doc_line
@@ -52,6 +55,8 @@ class ModelSpec:
         pretrained_parts: submodule prefix -> the weight file that part starts from (e.g. SPyNet flow).
         fewer_frames: whether ``forward`` accepts fewer frames than ``num_frames`` (a shorter bracket).
         scales: the values the constructor's ``scale`` argument accepts (1: BracketIRE, 4: BracketIRE+).
+        training: how the runner trains it, a :class:`~models.training.TrainingBehaviour` (or its
+            ``"module:attr"``); ``None`` is the published recipe.
     """
 
     name: str
@@ -66,6 +71,7 @@ class ModelSpec:
     pretrained_parts: Mapping[str, WeightSpec | str] = field(default_factory=dict)
     fewer_frames: bool = False
     scales: tuple[int, ...] = (1, 4)
+    training: Any = None
 
     def __post_init__(self) -> None:
         if isinstance(self.target, str) and self.target.count(":") != 1:
@@ -113,6 +119,13 @@ class ModelSpec:
         for prefix, value in self.pretrained_parts.items():
             found[f"part:{prefix}"] = _resolve(value)
         return found
+
+    def training_behaviour(self) -> TrainingBehaviour:
+        """The runner's :class:`~models.training.TrainingBehaviour` for this model (the default recipe if none)."""
+        from models.training import DEFAULT_TRAINING
+
+        behaviour = DEFAULT_TRAINING if self.training is None else _resolve(self.training)
+        return behaviour() if isinstance(behaviour, type) else behaviour
 
     def summary(self) -> str:
         """The target's docstring line, with the preset when there is one."""

@@ -12,7 +12,7 @@ from models import model_spec
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
 from simulator.dataset import generate_dataset
-from simulator.errors import DataError, UnknownNameError
+from simulator.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.settings import load_simulation_config
 
 TINY_TMRNET = model_spec("tmrnet").tiny_overrides()  # ["model.mid_channels=8", ...]
@@ -49,7 +49,7 @@ def test_model_arguments_reach_the_constructor_and_typos_are_named(data):
     assert config.model_args["mid_channels"] == 8 and config.train.lr == 3e-4
     with pytest.raises(UnknownNameError, match="mid_channels"):
         load_run_config(overrides=["model.mid_chanels=8"])
-    with pytest.raises(DataError, match="model.mid_channels"):
+    with pytest.raises(ConfigError, match="model.mid_channels"):
         load_run_config(overrides=["model.mid_channels=wide"])
     with pytest.raises(UnknownNameError, match="train.batch_size"):
         load_run_config(overrides=["train.batchsize=4"])
@@ -165,12 +165,12 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint(data,
 
     calls, original = [], runner.training_loss
 
-    def loss_turning_nan(model, output, gt, kind):
+    def loss_turning_nan(behaviour, output, extras, gt, kind):
         calls.append(1)
-        loss = original(model, output, gt, kind)
+        loss = original(behaviour, output, extras, gt, kind)
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(runner, "training_loss", loss_turning_nan)
-    with pytest.raises(DataError, match="the loss is nan at step 3"):
+    with pytest.raises(TrainingError, match="the loss is nan at step 3"):
         train(_config(data, "train.iters=6", "train.save_every=1"), tmp_path / "diverged")
     assert load_training_state(tmp_path / "diverged" / "checkpoints" / "last.pt")["scheduler"]["step"] == 2

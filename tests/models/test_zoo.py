@@ -132,14 +132,19 @@ def test_tmrnet_plus_is_tmrnet_with_the_scale_four_preset():
 def test_rbsr_implicit_weighting_supervises_a_random_earlier_step():
     from models.bracket import mu_law_l1
 
+    behaviour = model_spec("rbsr").training_behaviour()
     model = _build("rbsr").train()
     raws, gt = _raws(2, 5), torch.rand(2, 4, 32, 32) * 4
     torch.manual_seed(7)
-    out = model(raws)
+    out, extras = behaviour.forward(model, model, raws)
     steps = model.forward_all_steps(raws).detach()
     torch.manual_seed(7)
-    step = int(torch.randint(4, ()))  # the draw forward made
-    loss = model.training_loss(out, gt)
+    step = int(torch.randint(4, ()))  # the draw the training forward made
+    loss = behaviour.loss(out, extras, gt, "mu_law_l1")
     assert torch.allclose(loss, mu_law_l1(out, gt) + mu_law_l1(steps[:, step], gt), atol=1e-6)
+    assert torch.allclose(extras["intermediate"], steps[:, step], atol=1e-6)
     assert torch.equal(out.detach(), steps[:, -1])
-    assert torch.equal(model.eval()(raws), steps[:, -1]) and model._intermediate is None  # eval: final only
+    assert torch.equal(model(raws), steps[:, -1])  # a plain forward is the final output, in any mode
+    assert not [k for k in vars(model) if "intermediate" in k]  # nothing for the loss is kept on the network
+    plain = model_spec("tmrnet").training_behaviour()
+    assert plain.loss(out, {}, gt, "mu_law_l1") == mu_law_l1(out, gt)  # every other model: the published loss
