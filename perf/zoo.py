@@ -10,7 +10,7 @@ benchmark's seed 2024), AdamW with the published schedule shape at ``--lr``, L1 
 benched. Each model runs at its spec's ``small`` configuration, else its ``tiny`` one (``models/registry.py``;
 TMRNet: 16 channels and 2 blocks per stage). This is far from convergence: read it as a smoke-level comparison,
 never as the paper's numbers. Each bench row is appended to the runs folder (``--runs``, default
-``$BRACKETIRE_RUNS`` or ``leaderboards/runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
+``$BRACKETIRE_RUNS`` or ``./runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
 budget, with the budget written above it, to ``<runs>/zoo.md``.
 """
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from simulator.errors import ConfigError, UnknownNameError
 
+
 class Registry(Mapping[str, Any]):
     """A mapping from a name to an object: a ``"package.module:attribute"`` string is imported when asked for.
 

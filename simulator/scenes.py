@@ -24,7 +24,14 @@ import torch.nn.functional as F
 
 from simulator.errors import DataError
 from simulator.settings import SimulationConfig
-from simulator.sources import HDR_SUFFIXES, LDR_SUFFIXES, alexa_wide_gamut_to_srgb, builtin_scene, read_hdr_image, read_ldr_image
+from simulator.sources import (
+    HDR_SUFFIXES,
+    LDR_SUFFIXES,
+    alexa_wide_gamut_to_srgb,
+    builtin_scene,
+    read_hdr_image,
+    read_ldr_image,
+)
 
 SOURCE_NAMES = ("builtin", "hdr", "ldr", "video")
 
