@@ -59,7 +59,7 @@ def cli(plugins: tuple[Path, ...]) -> None:
 
 @cli.command()
 def info() -> None:
-    """List every registry: demosaicers, cameras, CFA orders (and more as they arrive)."""
+    """List every registry: models, metrics, protocols, noise models, demosaicers, ..., weight files."""
     from benchmark.info import toolkit_registries
 
     click.echo(f"bracketire {__version__}")

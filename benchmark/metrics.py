@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from simulator.checks import check_shape
 from simulator.errors import ConfigError, DataError, MetricUnavailableError
 from simulator.registry import Registry, unknown_name
 
@@ -158,10 +159,9 @@ def check_rgb16(image: object, name: str) -> np.ndarray:
         raise DataError(f"{name}: expected a numpy uint16 (H, W, 3) RGB array, got {type(image).__name__}")
     if image.dtype != np.uint16:
         raise DataError(f"{name}: expected dtype uint16 (16-bit PNG content), got {image.dtype}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise DataError(f"{name}: expected shape (H, W, 3) RGB, got {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
+    if image.ndim == 3 and image.shape[2] == 3 and (image.shape[0] == 0 or image.shape[1] == 0):
         raise DataError(f"{name}: image is empty, shape {image.shape}")
+    check_shape(image.shape, ["H", "W", 3], name, brackets="()")
     return image
 
 

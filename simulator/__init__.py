@@ -1,4 +1,7 @@
-"""Simulator: camera model (ISP both ways), and later motion, noise, exposure and the dataset writer.
+"""Simulator: camera model (ISP both ways), motion, noise, exposure, scene sources and the dataset writer.
+
+It also holds the infrastructure every package shares (errors, registries, typed configs, weight files, checks,
+safe file I/O, plugins).
 
 The lowest layer of the toolkit: it imports nothing from ``models``, ``benchmark`` or ``leaderboards``.
 Importing this package is cheap (no torch); import the submodules you need.

@@ -82,7 +82,7 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(data, 
     train(_config(data, "train.iters=1"), tmp_path / "once")
     with pytest.raises(DataError, match="already holds a run"):
         train(_config(data, "train.iters=1"), tmp_path / "once")
-    with pytest.raises(DataError, match="no training data"):
+    with pytest.raises(ConfigError, match="no training data"):
         train(load_run_config(overrides=TINY_TMRNET), tmp_path / "nodata")
 
 
