@@ -65,10 +65,10 @@ def _cli(*args):
 def test_a_users_model_and_noise_model_simulate_train_and_bench_from_their_own_file(plugin, tmp_path, monkeypatch):
     monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "runs"))
     data = tmp_path / "data"
-    for split, seed in (("Train", 0), ("Test", 3)):
+    for split, seed, previews in (("Train", 0, "false"), ("Test", 3, "true")):  # bench scores rgb_vis_gt.png
         done = _cli("--plugin", plugin, "simulate", "--out", data, "--split", split, "--num-samples", 1, "--size",
                     "128x128", "--seed", seed, "--set", "noise.model=loud_read", "--set", "motion.model=none",
-                    "--no-progress")
+                    "--set", f"output.previews={previews}", "--no-progress")
         assert done.exit_code == 0, done.output
     assert "frame_mean" in MODELS and "loud_read" in NOISE_MODELS
     run = tmp_path / "run"
