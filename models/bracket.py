@@ -16,7 +16,7 @@ from simulator.color import mu_law
 from simulator.core.checks import check_image, check_shape
 from simulator.core.errors import DataError
 
-INVERSE_DISPLAY_GAMMA = 1 / 2.2
+GAMMA = 1 / 2.2
 
 
 def mu_law_l1(output: torch.Tensor, gt: torch.Tensor, white: float = 16.0, mu: float = 5000.0) -> torch.Tensor:
@@ -35,7 +35,7 @@ def default_unit_frame(num_frames: int, unit_frame: int | None = None) -> int:
     return (num_frames - 1) // 2 if unit_frame is None else unit_frame
 
 
-def normalization_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor) -> torch.Tensor:
+def exposure_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor) -> torch.Tensor:
     """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` with ``like``'s dtype and device."""
     values = [exposure_ratio ** (unit_frame - t) for t in range(frames)]
     return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, frames, 1, 1, 1)
@@ -44,7 +44,7 @@ def normalization_gains(frames: int, exposure_ratio: float, unit_frame: int, lik
 def normalize_exposures(raws: torch.Tensor, exposure_ratio: float = 4.0, unit_frame: int | None = None) -> torch.Tensor:
     """``raws [B, T, C, h, w]`` as stored -> every frame on the unit frame's scale (same shape)."""
     frames = raws.shape[1]
-    return raws * normalization_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws)
+    return raws * exposure_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws)
 
 
 def gamma_compress(x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +55,7 @@ def gamma_compress(x: torch.Tensor) -> torch.Tensor:
     """
     positive = x > 0
     safe = torch.where(positive, x, torch.ones_like(x))
-    return torch.where(positive, safe**INVERSE_DISPLAY_GAMMA, torch.zeros_like(x))
+    return torch.where(positive, safe**GAMMA, torch.zeros_like(x))
 
 
 def with_gamma(frames: torch.Tensor) -> torch.Tensor:

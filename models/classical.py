@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bracket import normalization_gains
+from models.bracket import exposure_gains
 
 # Mid-range levels of the published iso1600near law (u = 0.5, z = 0), in normalised RAW units
 DEFAULT_SHOT, DEFAULT_READ = 0.0024, 1.76e-5
@@ -25,7 +25,7 @@ class _Bracket(nn.Module):
 
     def gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
         """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)`` with ``like``'s dtype and device."""
-        return normalization_gains(frames, self.exposure_ratio, self.unit_frame, like)
+        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like)
 
 
 class ReferenceFrame(_Bracket):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import check_raws, normalization_gains, packed_to_rgb, with_gamma
+from models.bracket import check_raws, exposure_gains, packed_to_rgb, with_gamma
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
@@ -102,13 +102,13 @@ class TMRNet(nn.Module):
             self.upsample2 = PixelShufflePack(c, c, 2, 3)
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
-    def normalization_gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
+    def exposure_gains(self, frames: int, like: torch.Tensor) -> torch.Tensor:
         """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)``."""
-        return normalization_gains(frames, self.exposure_ratio, self.unit_frame, like)
+        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like)
 
     def forward(self, raws: torch.Tensor) -> torch.Tensor:
         check_raws(raws, self.num_frames)
-        return self.forward_normalized(raws * self.normalization_gains(raws.shape[1], raws))
+        return self.forward_normalized(raws * self.exposure_gains(raws.shape[1], raws))
 
     def forward_normalized(self, lqs: torch.Tensor) -> torch.Tensor:
         """The network on exposure-normalised frames ``[B, T, 4, h, w]`` (what the published code feeds it)."""

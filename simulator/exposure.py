@@ -22,7 +22,7 @@ def exposure_windows(frames: int = 5, ratio: float = 4.0) -> list[tuple[float, f
     return windows
 
 
-def relative_exposures(frames: int = 5, ratio: float = 4.0, unit_frame: int = 2) -> list[float]:
+def exposure_gains(frames: int = 5, ratio: float = 4.0, unit_frame: int = 2) -> list[float]:
     """Linear gain of each frame relative to the ground truth: ``ratio ** (t - unit_frame)``."""
     _check(frames, ratio)
     if not 0 <= unit_frame < frames:

@@ -44,7 +44,7 @@ DEMOSAICNET_WEIGHTS = WeightSpec(
     ),
 )
 
-DISPLAY_GAMMA = 2.2  # the protocol encodes the mosaic with x^(1/2.2) before the network and decodes after
+GAMMA = 2.2  # the protocol encodes the mosaic with x^(1/2.2) before the network and decodes after
 
 
 class _MainProcessor(nn.Module):
@@ -153,7 +153,7 @@ def demosaic_demosaicnet(
     check_image(packed, "packed", 4)
     net = weights if isinstance(weights, nn.Module) else load_demosaicnet(weights, packed.device)
     *lead, _, height, width = packed.shape
-    bayer = unpack(packed.reshape(-1, 4, height, width)).clamp(0, 1) ** (1 / DISPLAY_GAMMA)
+    bayer = unpack(packed.reshape(-1, 4, height, width)).clamp(0, 1) ** (1 / GAMMA)
     param = next(net.parameters())
     rgb = net(_rggb_to_grbg_input(bayer.to(param.dtype)))[..., 1:-1].clamp(0, 1).to(packed.dtype)
-    return (rgb**DISPLAY_GAMMA).reshape(*lead, 3, 2 * height, 2 * width)
+    return (rgb**GAMMA).reshape(*lead, 3, 2 * height, 2 * width)

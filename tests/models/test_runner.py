@@ -88,7 +88,7 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(data, 
 
 def test_training_lowers_the_loss_and_frozen_flow_stays_put(data, tmp_path):
     config = _config(data, "train.iters=12", "train.flow_warmup_iters=12", "train.ema_decay=0", "train.lr=1e-3",
-                     "train.warmup_epochs=0")
+                     "train.warmup_steps=0")
     result = train(config, tmp_path / "run", validate=lambda model, step: {"psnr": float(step)})
     state = load_training_state(tmp_path / "run" / "checkpoints" / "last.pt")
     torch.manual_seed(config.train.seed)
