@@ -15,7 +15,7 @@ import click
 
 from benchmark.protocols import protocol_names
 from simulator import __version__
-from simulator.core.errors import BracketIREError, DataError
+from simulator.errors import BracketIREError, DataError
 
 
 class _Toolkit(click.Group):
@@ -51,7 +51,7 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
               help="Import your own Python file first (it registers models, noise models, metrics, ...).")
 def cli(plugins: tuple[Path, ...]) -> None:
     """BracketIRE Toolkit: simulate bracketed RAW data, train restoration models, benchmark them."""
-    from simulator.core.plugins import load_plugin
+    from simulator.plugins import load_plugin
 
     for path in plugins:
         load_plugin(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from simulator.core.weights import WEIGHT_FILES
+from simulator.weights import WEIGHT_FILES
 
 for _name, _target in (("alexnet", "benchmark.lpips:ALEXNET_WEIGHTS"), ("lpips_alex", "benchmark.lpips:LPIPS_HEADS_WEIGHTS")):
     if _name not in WEIGHT_FILES:

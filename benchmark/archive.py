@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 JUNK_PREFIX = "__MACOSX/"

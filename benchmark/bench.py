@@ -23,11 +23,11 @@ from benchmark.scoring import ScoreResult, score
 from models import MODELS, build_model, parameter_count, weight_free_models
 from models.checkpoints import load_checkpoint, read_model_config
 from models.inference import tiled_forward
-from simulator.core.errors import DataError, WeightsNotFoundError
-from simulator.core.files import runs_dir as default_runs_dir
-from simulator.core.weights import cache_dir, resolve_weights, sha256_of
 from simulator.dataset import manifest_path
+from simulator.errors import DataError, WeightsNotFoundError
+from simulator.files import runs_dir as default_runs_dir
 from simulator.layout import STORED_WHITE, list_frames, read_frame
+from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 BUILTIN_BENCHMARK = ("builtin_benchmark_v1", ["output.size=[640, 384]", "num_samples=4", "seed=2024",
                                               "output.previews=true"])

@@ -14,8 +14,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from simulator.core.errors import DataError
-from simulator.core.files import write_atomic
+from simulator.errors import DataError
+from simulator.files import write_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 28  # 268 M pixels (1.5 GiB as uint16 RGB): refuse to decode anything larger

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.core.registry import Registry
+from simulator.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from simulator.checks import check_image, check_shape
 from simulator.color import mu_law
-from simulator.core.checks import check_image, check_shape
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 
 GAMMA = 1 / 2.2
 

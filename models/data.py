@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 from simulator.layout import STORED_WHITE, list_frames, read_frame
 
 VAL_CROPS = {1: ((10, 138), (10, 522)), 4: ((4, 132), (4, 132))}

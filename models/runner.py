@@ -45,8 +45,8 @@ from models.data import BracketDataset
 from models.train_config import RunConfig, learning_rate, save_run_config
 from models.training import DEFAULT_TRAINING, TrainingBehaviour
 from simulator import __version__
-from simulator.core.errors import ConfigError, DataError, MissingDependencyError, TrainingError
-from simulator.core.files import load_torch_file, save_torch_atomic
+from simulator.errors import ConfigError, DataError, MissingDependencyError, TrainingError
+from simulator.files import load_torch_file, save_torch_atomic
 
 Validator = Callable[[nn.Module, int], dict[str, float]]
 

@@ -19,8 +19,8 @@ from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.core.errors import ConfigError
-from simulator.core.weights import WeightSpec
+from simulator.errors import ConfigError
+from simulator.weights import WeightSpec
 
 _HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
                "or TeraBox links), then pass --weights PATH, set ${env} or put it in the cache folder "

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import yaml
 
-from simulator.core.config import _coerce as coerce_value
-from simulator.core.config import apply_overrides, from_dict, to_dict
-from simulator.core.errors import ConfigError
-from simulator.core.files import read_yaml, write_text_atomic
-from simulator.core.registry import unknown_name
+from simulator.config import _coerce as coerce_value
+from simulator.config import apply_overrides, from_dict, to_dict
+from simulator.errors import ConfigError
+from simulator.files import read_yaml, write_text_atomic
 from simulator.layout import STORED_WHITE
+from simulator.registry import unknown_name
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 
 from simulator import __version__
-from simulator.core.config import to_dict
-from simulator.core.errors import BracketIREError, DataError
-from simulator.core.files import write_json_atomic
-from simulator.core.weights import sha256_of
+from simulator.config import to_dict
+from simulator.errors import BracketIREError, DataError
+from simulator.files import write_json_atomic
 from simulator.layout import write_frame
 from simulator.pipeline import check_size, simulate_sample
 from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
+from simulator.weights import sha256_of
 
 
 def manifest_path(out: str | Path, split: str = "Test") -> Path:

@@ -9,7 +9,7 @@ is scaled by r^(t - u) with u the unit frame (u = 2: gains 1/16, 1/4, 1, 4, 16) 
 
 from __future__ import annotations
 
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 
 
 def exposure_windows(frames: int = 5, ratio: float = 4.0) -> list[tuple[float, float]]:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from simulator.bayer import mosaic
 from simulator.camera import CameraMeta, sample_camera
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 from simulator.exposure import exposure_gains, exposure_multiples, exposure_windows
 from simulator.isp import linear_rgb_to_camera
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS, NoiseLevels, quantize

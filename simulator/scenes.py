@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from simulator.core.errors import DataError
+from simulator.errors import DataError
 from simulator.settings import SimulationConfig
 from simulator.sources import (
     HDR_SUFFIXES,
@@ -62,7 +62,7 @@ def list_scene_specs(config: SimulationConfig) -> list[SceneSpec]:
     """The samples a configuration asks for, in a fixed order (at most ``num_samples``)."""
     source, limit = config.source, config.num_samples
     if source.name not in SOURCE_NAMES:
-        from simulator.core.registry import unknown_name
+        from simulator.registry import unknown_name
 
         raise unknown_name("source", source.name, SOURCE_NAMES)
     if source.name == "builtin":

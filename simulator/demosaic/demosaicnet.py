@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulator.bayer import unpack
-from simulator.core.checks import check_image
-from simulator.core.errors import DataError
-from simulator.core.files import load_torch_file
-from simulator.core.weights import WeightSpec, resolve_weights
+from simulator.checks import check_image
+from simulator.errors import DataError
+from simulator.files import load_torch_file
+from simulator.weights import WeightSpec, resolve_weights
 
 DEMOSAICNET_WEIGHTS = WeightSpec(
     name="DemosaicNet (Bayer)",

@@ -25,7 +25,7 @@ from benchmark.metrics import (
     tile_average,
     tile_bounds,
 )
-from simulator.core.errors import BracketIREError, DataError, UnknownNameError
+from simulator.errors import BracketIREError, DataError, UnknownNameError
 
 CROPS = {"crop0": 0, "crop10": 10, "crop16": 16}
 

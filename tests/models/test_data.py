@@ -4,8 +4,8 @@ from torch.utils.data import DataLoader
 
 from models.data import BracketDataset, _augment
 from simulator.bayer import pack, unpack
-from simulator.core.errors import DataError
 from simulator.dataset import generate_dataset
+from simulator.errors import DataError
 from simulator.settings import load_simulation_config
 
 

@@ -11,8 +11,8 @@ import yaml
 from models import model_spec
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
-from simulator.core.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.dataset import generate_dataset
+from simulator.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.settings import load_simulation_config
 
 TINY_TMRNET = model_spec("tmrnet").tiny_overrides()  # ["model.mid_channels=8", ...]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from simulator.core.errors import ConfigError, DataError
+from simulator.errors import ConfigError, DataError
 
 __all__ = ["load_torch_file", "read_yaml", "runs_dir", "save_torch_atomic", "write_atomic", "write_json_atomic",
            "write_text_atomic"]
