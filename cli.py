@@ -145,7 +145,7 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
 def train(model_name: str | None, data: Path | None, out: Path, config_path: Path | None, iters: int | None,
           resume: bool, overrides: tuple[str, ...]) -> None:
     """Train a registered model with the published recipe; the run folder holds config, log and checkpoints."""
-    from benchmark.validation import train_model
+    from benchmark.training import train_model
     from models.train_config import load_run_config
 
     extra = [*([f"data.root={data}"] if data else []), *([f"train.iters={iters}"] if iters else [])]

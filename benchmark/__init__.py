@@ -18,7 +18,7 @@ _PUBLIC = {  # name -> "module:attribute", imported on first use (importing the 
     "bench": "benchmark.bench:bench",
     "create_metric": "benchmark.metrics:create_metric",
     "get_protocol": "benchmark.protocols:get_protocol",
-    "make_validator": "benchmark.validation:make_validator",
+    "make_validator": "benchmark.training:make_validator",
     "METRICS": "benchmark.metrics:METRICS",
     "PROTOCOLS": "benchmark.protocols:PROTOCOLS",
     "register_metric": "benchmark.metrics:register_metric",
