@@ -17,10 +17,13 @@ install: $(PY)
 
 # pytest exits 5 when it collected no test: that is a failure too.
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected"; fi; exit $$rc
 
+# Every perf script in its --quick mode (numbers on stdout; see perf/*.py for the full runs).
 perf: install
-	$(PY) perf/isp.py
+	@set -e; for script in $$(grep -l "__main__" perf/*.py); do \
+		echo "== $$script --quick"; $(PY) $$script --quick; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

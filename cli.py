@@ -81,13 +81,19 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 @click.version_option(__version__, prog_name="bracketire")
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
               help="Show full tracebacks instead of one-line errors.")
-def cli() -> None:
+@click.option("--plugin", "plugins", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.py",
+              help="Import your own Python file first (it registers models, noise models, metrics, ...).")
+def cli(plugins: tuple[Path, ...]) -> None:
     """BracketIRE Toolkit: simulate bracketed RAW data, train restoration models, benchmark them."""
+    from simulator.plugins import load_plugin
+
+    for path in plugins:
+        load_plugin(path)
 
 
 @cli.command()
 def info() -> None:
-    """List every registry: demosaicers, cameras, CFA orders (and more as they arrive)."""
+    """List every registry: models, metrics, protocols, noise models, demosaicers, ..., weight files."""
     from benchmark.info import toolkit_registries
 
     click.echo(f"bracketire {__version__}")
@@ -290,7 +296,7 @@ def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, 
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
 @click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
 def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set: str | None) -> None:
     """Print the ranked result table of a task under one protocol."""
@@ -312,7 +318,7 @@ def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True)
 @click.option("--x", "x_axis", type=click.Choice(["params", "flops", "runtime"]), default="params", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from leaderboards/runs/.")
+@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A .png, .pdf or .svg file.")
 @click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
 def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, test_set: str | None) -> None:

@@ -29,18 +29,17 @@ from benchmark.outputs import OutputFolder, encode_png, preview_of
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_arrays
 from benchmark.scoring import ScoreResult, score
-from models import MODELS, build_model, parameter_count
+from models import MODELS, build_model, parameter_count, weight_free_models
 from models.checkpoints import load_checkpoint, read_model_config
-from models.run_checks import check_device
-from models.tmrnet import PUBLISHED_WEIGHTS
 from models.inference import tiled_forward
-from simulator.camera import CameraMeta
+from models.run_checks import check_device
 from models.train_config import _check_model_args as check_model_args
+from simulator.camera import CameraMeta
 from simulator.dataset import manifest_path
 from simulator.errors import ConfigError, DataError, WeightsNotFoundError
-from simulator.layout import read_frame
+from simulator.files import runs_dir as default_runs_dir
+from simulator.layout import list_frames, read_frame
 from simulator.ownership import check_replaceable
-from simulator.registry import unknown_name
 from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 _BENCHMARK_SETTINGS = ["output.size=[640, 384]", "num_samples=4", "seed=2024", "output.previews=true"]
@@ -52,7 +51,6 @@ BUILTIN_BENCHMARK_VERSION = 2  # the one bench uses without a data folder
 BUILTIN_BENCHMARK = BUILTIN_BENCHMARKS[BUILTIN_BENCHMARK_VERSION]
 RUN_COLUMNS = ["model", "task", "protocol", "psnr", "ssim", "lpips", "params_m", "runtime_s", "hardware", "source",
                "read_or_inferred", "date", "weights_sha256", "data_sha256"]  # a bench.csv row
-WEIGHT_FREE = ("reference", "merge")  # models that run without weights
 RENDER_BATCH_VALUES = 4 * 4 * 270 * 480  # outputs rendered in one DemosaicNet pass: up to four 1080p images
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
 
@@ -196,14 +194,16 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
         DataError: a learned model with no weights; the message says what to get or how to train it, and
             lists the models that run without weights.
     """
-    if weights is not None or model_name in WEIGHT_FREE:
-        return Path(weights) if weights is not None else None
-    if model_name not in MODELS:  # a typo gets its did-you-mean before any talk of weights
-        raise unknown_name("model", model_name, MODELS.names())
-    free = f"models that run without weights: {', '.join(WEIGHT_FREE)}"
-    if model_name in PUBLISHED_WEIGHTS:
+    if weights is not None:
+        return Path(weights)
+    spec = MODELS.spec(model_name)  # a typo gets its did-you-mean before any talk of weights
+    if not spec.needs_weights:
+        return None
+    free = f"models that run without weights: {', '.join(weight_free_models())}"
+    published = spec.weights().get("published")
+    if published is not None:
         try:
-            return resolve_weights(PUBLISHED_WEIGHTS[model_name], allow_download=False)
+            return resolve_weights(published, allow_download=False)
         except WeightsNotFoundError as err:
             raise DataError(f"model {model_name!r} needs weights: pass --weights PATH. {err} ({free})") from None
     raise DataError(f"model {model_name!r} needs weights: pass --weights PATH, e.g. a run of "
@@ -211,8 +211,8 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
 
 
 def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where bench rows go: ``runs_dir``, ``$BRACKETIRE_RUNS``, or ``leaderboards/runs`` beside the package."""
-    return Path(runs_dir or os.environ.get("BRACKETIRE_RUNS") or Path(__file__).resolve().parents[1] / "leaderboards" / "runs")
+    """Where bench rows go: ``runs_dir``, ``$BRACKETIRE_RUNS``, or ``./runs`` (never the installed package)."""
+    return default_runs_dir(runs_dir)
 
 
 def _runs_csv(runs_dir: str | os.PathLike[str] | None, columns: list[str]) -> tuple[Path, list[str]]:

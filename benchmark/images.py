@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
-from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from simulator.errors import DataError
-from simulator.ownership import apply_umask
+from simulator.files import write_atomic
 from simulator.quiet import native_output_silenced, quiet_opencv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,21 +135,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     Raises:
         DataError: when the folder does not exist or is not writable.
     """
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise DataError(f"{target}: cannot be written ({err.strerror or err})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        apply_umask(tmp)  # mkstemp creates 0600; the umask is read now, not at import
-        os.replace(tmp, target)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise DataError(f"{target}: cannot be written ({err.strerror or err})") from None
-        raise
+    write_atomic(path, data)
 
 
 def crop_border(image: np.ndarray, pixels: int) -> np.ndarray:

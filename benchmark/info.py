@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.lpips import ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS
 from benchmark.metrics import METRIC_SPECS, METRICS
 from benchmark.protocols import PROTOCOLS
 from models import MODELS
@@ -13,17 +12,14 @@ from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
 from simulator.demosaic import DEMOSAICERS
-from simulator.demosaic.demosaicnet import DEMOSAICNET_WEIGHTS
 from simulator.eld import eld_preset_names, load_eld_preset
+from simulator.errors import WeightsNotFoundError
 from simulator.interpolate import INTERPOLATORS
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS
+from simulator.registry import Registry
 from simulator.scenes import SOURCE_NAMES
 from simulator.settings import preset_names
-from simulator.errors import WeightsNotFoundError
-from simulator.registry import Registry
-from simulator.weights import WeightSpec, resolve_weights
-
-_WEIGHTS: tuple[WeightSpec, ...] = (DEMOSAICNET_WEIGHTS, ALEXNET_WEIGHTS, LPIPS_HEADS_WEIGHTS)
+from simulator.weights import WEIGHT_FILES, WeightSpec, resolve_weights
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "models": [RegistryEntry(name, _model_summary(name)) for name in MODELS.names()],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
-        "weights": [RegistryEntry(spec.name, _weight_status(spec)) for spec in _WEIGHTS],
+        "weights": [RegistryEntry(name, _weight_status(WEIGHT_FILES[name])) for name in WEIGHT_FILES.names()],
     }
 
 
@@ -71,7 +67,10 @@ def _model_summary(name: str) -> str:
     """Parameters, MACs and FLOPs (= 2 MACs, as the NTIRE tables) at the stated input, and the docstring line."""
     c = model_complexity(name)
     cost = "n/a (data-dependent)" if c["gmacs"] is None else f"{c['gmacs']:.1f} GMACs / {c['gflops']:.1f} GFLOPs"
-    return f"{c['params_m']:.2f} M params, {cost} at {c['input']}: {MODELS.summary(name)}"
+    spec = MODELS.spec(name)
+    needs = "weight-free" if not spec.needs_weights else "needs weights" + (
+        f" (published: {', '.join(spec.weights())})" if spec.weights() else " (train it)")
+    return f"{c['params_m']:.2f} M params, {cost} at {c['input']}, {needs}: {spec.summary()}"
 
 
 def _metric_summary(name: str) -> str:
@@ -83,9 +82,9 @@ def _metric_summary(name: str) -> str:
 def _weight_status(spec: WeightSpec) -> str:
     """Where a weight file was found, or that it is missing (never downloads)."""
     try:
-        return f"found: {resolve_weights(spec, allow_download=False)}"
+        return f"{spec.name}: found {resolve_weights(spec, allow_download=False)}"
     except WeightsNotFoundError:
-        return f"missing (set ${spec.env_var}; downloaded on first use when online)"
+        return f"{spec.name}: missing (set ${spec.env_var}" + ("; downloaded on first use when online)" if spec.urls else ")")
 
 
 def toolkit_version() -> str:

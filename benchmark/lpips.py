@@ -31,7 +31,8 @@ from torch import nn
 
 from benchmark.metrics import UINT16_MAX, MetricUnavailableError, check_pair
 from simulator.errors import DataError, WeightsNotFoundError
-from simulator.weights import WeightSpec, load_weights_only, cache_dir, resolve_weights
+from simulator.files import load_torch_file
+from simulator.weights import WeightSpec, cache_dir, resolve_weights
 
 ALEXNET_WEIGHTS = WeightSpec(
     name="AlexNet (torchvision, ImageNet)",
@@ -159,7 +160,7 @@ def load_lpips(
 
 
 def _read_state(path: str) -> dict[str, torch.Tensor]:
-    state = load_weights_only(path, "state dict")
+    state = load_torch_file(path, "PyTorch state dict")
     if not isinstance(state, dict):
         raise DataError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

@@ -32,14 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from simulator.errors import BracketIREError, DataError
+from simulator.checks import check_shape
+from simulator.errors import ConfigError, DataError, MetricUnavailableError
 from simulator.registry import Registry, unknown_name
 
 UINT16_MAX = 65535.0
 
 
-class MetricUnavailableError(BracketIREError):
-    """A metric cannot run on this machine (weights or an optional package missing); says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,13 @@ class MetricSpec:
         name: registry name.
         kind: ``"FR"`` (full reference: ``metric(output, gt)``) or ``"NR"`` (no reference: ``metric(output)``).
         lower_better: True when a smaller value means a better image (LPIPS).
-        target: ``"module:attribute"`` of the constructor, which returns the scoring function.
+        target: the constructor, which returns the scoring function, or its ``"module:attribute"``.
     """
 
     name: str
     kind: str
     lower_better: bool
-    target: str
+    target: Any
 
 
 METRIC_SPECS: dict[str, MetricSpec] = {
@@ -110,6 +109,19 @@ class Metric:
         return f"Metric({self.name!r}, kind={self.kind!r}, lower_better={self.lower_better})"
 
 
+def register_metric(spec: MetricSpec, replace: bool = False) -> MetricSpec:
+    """Add a user's metric: ``score``, ``bench`` and ``info`` then know it by ``spec.name``.
+
+    Raises:
+        ConfigError: the name is taken (unless ``replace``) or ``spec.kind`` is not ``"FR"`` / ``"NR"``.
+    """
+    if spec.kind not in ("FR", "NR"):
+        raise ConfigError(f"metric {spec.name!r}: kind must be 'FR' or 'NR', not {spec.kind!r}")
+    METRICS.register(spec.name, spec.target, replace=replace)
+    METRIC_SPECS[spec.name] = spec
+    return spec
+
+
 def metric_names() -> list[str]:
     """The registered metric names, in table order."""
     return list(METRIC_SPECS)
@@ -149,10 +161,9 @@ def check_rgb16(image: object, name: str) -> np.ndarray:
         raise DataError(f"{name}: expected a numpy uint16 (H, W, 3) RGB array, got {type(image).__name__}")
     if image.dtype != np.uint16:
         raise DataError(f"{name}: expected dtype uint16 (16-bit PNG content), got {image.dtype}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise DataError(f"{name}: expected shape (H, W, 3) RGB, got {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
+    if image.ndim == 3 and image.shape[2] == 3 and (image.shape[0] == 0 or image.shape[1] == 0):
         raise DataError(f"{name}: image is empty, shape {image.shape}")
+    check_shape(image.shape, ["H", "W", 3], name, brackets="()")
     return image
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.registry import unknown_name
+from simulator.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Protocol:
         return f"{self.name}@{self.version}"
 
 
-PROTOCOLS: dict[str, Protocol] = {
+PROTOCOLS = Registry("protocol", {
     p.name: p
     for p in (
         Protocol(
@@ -83,7 +83,7 @@ PROTOCOLS: dict[str, Protocol] = {
             expected_count=None,
         ),
     )
-}
+})  # users add their own with PROTOCOLS.register(name, Protocol(...))
 
 
 def protocol_names() -> list[str]:
@@ -93,7 +93,4 @@ def protocol_names() -> list[str]:
 
 def get_protocol(name: str) -> Protocol:
     """The protocol registered as ``name`` (a did-you-mean error otherwise)."""
-    try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise unknown_name("protocol", name, PROTOCOLS) from None
+    return PROTOCOLS[name]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from leaderboards.importer import COLUMNS
 
-RUNS_DIR = Path(__file__).resolve().parent / "runs"  # bench appends here (or to $BRACKETIRE_RUNS)
+RUNS_DIR = Path("runs")  # bench appends to ./runs in the working directory, or to $BRACKETIRE_RUNS
 METRICS = ("psnr", "ssim", "lpips")
 
 
@@ -74,7 +74,7 @@ def test_set_of(rows: pd.DataFrame) -> pd.Series:
 
 def load_leaderboard(task: str | None = None, protocol: str | None = None, include_runs: bool = False,
                      runs_dir: Path | None = None, test_set: str | None = None) -> Leaderboard:
-    """Published rows (and, with ``include_runs``, every results CSV in ``leaderboards/runs/``), filtered.
+    """Published rows (and, with ``include_runs``, every results CSV in ``./runs`` or ``$BRACKETIRE_RUNS``), filtered.
 
     A CSV in the runs folder that is unreadable, lacks the columns of a results table or holds a non-numeric
     PSNR is skipped and named in ``problems``.
@@ -83,7 +83,7 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
         task: ``bracketire`` or ``bracketire_plus`` (None: all).
         protocol: ``name@version`` or just ``name`` (None: all).
         include_runs: add the user's own runs (written by ``bench``).
-        runs_dir: where the runs are (default ``leaderboards/runs``).
+        runs_dir: where the runs are (default ``$BRACKETIRE_RUNS``, else ``./runs``).
         test_set: keep rows measured on this test set only: a ``data_sha256`` (or a prefix of one), or
             ``published`` for the published test sets (None: all).
     """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from simulator.checks import check_image
+from simulator.checks import check_image, check_shape
 from simulator.color import mu_law
 from simulator.errors import DataError
 
@@ -119,17 +119,14 @@ def packed_to_rgb(frames: torch.Tensor, gamma: bool = True) -> torch.Tensor:
 
 
 def check_raws(raws: torch.Tensor, num_frames: int | None = None, owner: str = "") -> None:
-    """Raise unless ``raws`` is ``[B, T, 4, h, w]`` with ``T == num_frames`` (any ``T >= 2`` when ``None``).
-
-    Channels are checked by ``check_image`` (``DataError``); the rank and frame count raise ``ValueError``
-    ``"{owner} raws must be [B, T, 4, h, w]; got (...)"``, the ``owner`` prefix left out when empty.
+    """Raise ``DataError`` unless ``raws`` is ``[B, T, 4, h, w]`` with ``T == num_frames`` (any ``T >= 2`` when
+    ``None``): ``"{owner} raws: expected shape [B, 5, 4, h, w], got (...)"``, the ``owner`` left out when empty.
     """
-    check_image(raws, "raws", 4, finite=False)
-    frames_ok = raws.ndim == 5 and (raws.shape[1] >= 2 if num_frames is None else raws.shape[1] == num_frames)
-    if not frames_ok:
-        expected = "T >= 2" if num_frames is None else str(num_frames)
-        prefix = f"{owner} " if owner else ""
-        raise ValueError(f"{prefix}raws must be [B, {expected}, 4, h, w]; got {tuple(raws.shape)}")
+    name = f"{owner} raws" if owner else "raws"
+    check_image(raws, name, 4, finite=False)
+    check_shape(raws.shape, ["B", "T" if num_frames is None else num_frames, 4, "h", "w"], name)
+    if num_frames is None and raws.shape[1] < 2:
+        raise DataError(f"{name}: expected shape [B, T >= 2, 4, h, w], got {tuple(raws.shape)}")
 
 
 def frame_inputs(raws: torch.Tensor, exposure_ratio: float, unit_frame: int | None,

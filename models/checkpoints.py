@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from simulator.errors import DataError
-from simulator.weights import load_weights_only
+from simulator.files import load_torch_file
 
 _WRAPPERS = ("state_dict", "params_ema", "params", "model")
 _PREFIXES = ("module.", "netTMRNet.", "generator.")
@@ -25,10 +24,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     Raises:
         DataError: missing file, not a weights-only checkpoint, or no tensors in it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: checkpoint not found")
-    state = load_weights_only(path)
+    state = load_torch_file(path, "PyTorch checkpoint")
     while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
         if inner is None:
@@ -47,7 +43,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 def read_model_config(path: str | os.PathLike[str]) -> dict | None:
     """``{"name": ..., "kwargs": {...}}`` saved by the runner in its checkpoints, or None for other files."""
-    state = load_weights_only(path)
+    state = load_torch_file(path, "PyTorch checkpoint")
     config = state.get("model_config") if isinstance(state, dict) else None
     if config is None:
         return None

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from simulator.errors import DataError
-from simulator.layout import list_frames, read_frame
+from simulator.layout import STORED_WHITE, list_frames, read_frame
 
 AUGMENT_MODES = ("bayer", "published", "none")
 VAL_CROPS = {1: ((10, 138), (10, 522)), 4: ((4, 132), (4, 132))}
@@ -61,7 +61,7 @@ class BracketDataset(Dataset):
     """
 
     def __init__(self, root: str | Path, split: str = "Train", mode: str = "train", scale: int = 1, patch: int = 128,
-                 white: float = 1023.0, seed: int = 0, augment: bool = True) -> None:
+                 white: float = STORED_WHITE, seed: int = 0, augment: bool = True) -> None:
         if mode not in ("train", "val", "test"):
             raise DataError(f"mode={mode!r}; expected train, val or test")
         if scale not in (1, 4):

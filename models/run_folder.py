@@ -18,8 +18,14 @@ from pathlib import Path
 
 from simulator.errors import ConfigError, DataError
 from simulator.lock import OutputLock
-from simulator.ownership import (RUN_MARKER, check_output_folder, is_our_run, mark_run, replace_atomically,
-                                 sweep_temporaries)
+from simulator.ownership import (
+    RUN_MARKER,
+    check_output_folder,
+    is_our_run,
+    mark_run,
+    replace_atomically,
+    sweep_temporaries,
+)
 
 
 @contextmanager

@@ -19,19 +19,18 @@ from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
+from simulator.errors import ConfigError
 from simulator.weights import WeightSpec
 
 _HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
                "or TeraBox links), then pass --weights PATH, set ${env} or put it in the cache folder "
                "($BRACKETIRE_CACHE, default ~/.cache/bracketire).")
-PUBLISHED_WEIGHTS = {
-    "tmrnet": WeightSpec("TMRNet (BracketIRE)", "TMRNet_model_400.pth", "BRACKETIRE_TMRNET",
-                         how_to_get=_HOW_TO_GET.format(file="the BracketIRE TMRNet_model_400.pth",
-                                                       env="BRACKETIRE_TMRNET")),
-    "tmrnet_plus": WeightSpec("TMRNet+ (BracketIRE+)", "TMRNet_plus_model_400.pth", "BRACKETIRE_TMRNET_PLUS",
-                              how_to_get=_HOW_TO_GET.format(file="the BracketIRE+ TMRNet_model_400.pth (saved as "
-                                                            "TMRNet_plus_model_400.pth)", env="BRACKETIRE_TMRNET_PLUS")),
-}
+TMRNET_WEIGHTS = WeightSpec("TMRNet (BracketIRE)", "TMRNet_model_400.pth", "BRACKETIRE_TMRNET",
+                            how_to_get=_HOW_TO_GET.format(file="the BracketIRE TMRNet_model_400.pth",
+                                                          env="BRACKETIRE_TMRNET"))
+TMRNET_PLUS_WEIGHTS = WeightSpec("TMRNet+ (BracketIRE+)", "TMRNet_plus_model_400.pth", "BRACKETIRE_TMRNET_PLUS",
+                                 how_to_get=_HOW_TO_GET.format(file="the BracketIRE+ TMRNet_model_400.pth (saved as "
+                                                               "TMRNet_plus_model_400.pth)", env="BRACKETIRE_TMRNET_PLUS"))
 
 
 class FlowGuidedDeformableAlignment(nn.Module):
@@ -80,7 +79,7 @@ class TMRNet(nn.Module):
                  reconstruction_blocks: int = 5) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"TMRNet scale={scale}; expected 1 (TMRNet) or 4 (TMRNet+)")
+            raise ConfigError(f"TMRNet scale={scale}; expected 1 (TMRNet) or 4 (TMRNet+)")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.mid_channels = mid_channels
         self.unit_frame = (num_frames - 1) // 2 if unit_frame is None else unit_frame
@@ -144,8 +143,3 @@ class TMRNet(nn.Module):
             shuffled = self.lrelu(self.upsample2(self.lrelu(self.upsample1(hr))))
             hr = F.interpolate(hr, scale_factor=4, mode="bilinear", align_corners=True) + skip + self.up_para * shuffled
         return self.conv_last(self.lrelu(self.conv_hr(hr)))
-
-
-def TMRNetPlus(**kwargs) -> TMRNet:  # noqa: N802 (a constructor, named like the class it builds)
-    """TMRNet+ for BracketIRE+: TMRNet with x4 upsampling (``scale=4``)."""
-    return TMRNet(scale=4, **kwargs)

@@ -22,7 +22,8 @@ import yaml
 from simulator.config import _coerce as coerce_value
 from simulator.config import apply_overrides, from_dict, to_dict
 from simulator.errors import ConfigError
-from simulator.ownership import replace_atomically
+from simulator.files import read_yaml, write_text_atomic
+from simulator.layout import STORED_WHITE
 from simulator.registry import unknown_name
 
 
@@ -59,7 +60,7 @@ class DataSection:
     val_split: str | None = "Test"  # None: no validation
     val_limit: int = 16  # at most this many validation crops
     scale: int = 1  # 1 BracketIRE, 4 BracketIRE+ (inputs from x4/)
-    white: float = 1023.0
+    white: float = STORED_WHITE
     workers: int = 2
     pin_memory: bool = True
     augment: Literal["bayer", "published", "none"] = "bayer"  # published: one draw per batch, no Gr/Gb swap
@@ -86,15 +87,12 @@ def model_constructor(name: str):
 
 def _check_model_args(name: str, args: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Check ``args`` against the constructor of model ``name`` (names, and types where annotated)."""
-    constructor = model_constructor(name)
+    from models import MODELS
+
+    constructor = MODELS.spec(name).load()  # the class itself: a preset only changes defaults
     target = constructor.__init__ if inspect.isclass(constructor) else constructor
     parameters = {k: p for k, p in inspect.signature(target).parameters.items()
                   if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
-    if takes_kwargs and inspect.isfunction(constructor):  # e.g. TMRNetPlus(**kwargs) -> TMRNet
-        wrapped = typing.get_type_hints(constructor).get("return")
-        if inspect.isclass(wrapped):
-            parameters.update({k: p for k, p in inspect.signature(wrapped.__init__).parameters.items() if k != "self"})
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable annotations: check names only
@@ -120,12 +118,7 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     data: dict[str, Any] = base.as_dict() if base is not None else RunConfig().as_dict()
     source = str(path or "config")
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        loaded = read_yaml(path)
         if not isinstance(loaded, Mapping) or not set(loaded) <= {"model", "train", "data", "toolkit"}:
             raise ConfigError(f"{path}: expected sections model, train and data at the top level")
         for section in ("train", "data", "model"):
@@ -178,7 +171,5 @@ def learning_rate(step: int, train: TrainSection) -> float:
 
 def save_run_config(config: RunConfig, path: Path, version: str) -> None:
     """Write the resolved configuration (with the toolkit version) as YAML, atomically."""
-    text = yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False)
-    with replace_atomically(path) as tmp:
-        tmp.write_text(text)
+    write_text_atomic(path, yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False))
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import load_line, size_parser  # noqa: E402  (perf/ is the script folder)
 
-from benchmark.metrics import psnr, ssim  # noqa: E402
 from benchmark import scoring  # noqa: E402
+from benchmark.metrics import psnr, ssim  # noqa: E402
 
 
 def skimage_ssim(out: np.ndarray, gt: np.ndarray) -> float:

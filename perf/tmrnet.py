@@ -28,13 +28,12 @@ from timing import conv_throughput, load_line  # noqa: E402  (perf/ is the scrip
 
 
 def measure(size: int, repeats: int, tile: int | None) -> dict[str, float]:
+    import time
+
     import torch
 
     from models import build_model
     from models.inference import tiled_forward
-
-    import time
-
     from models.layers.dcn import ModulatedDeformConv2d
 
     model = build_model("tmrnet").eval()

@@ -17,8 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TINY = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
-        "model.reconstruction_blocks=1"]
+
+def tiny_overrides(name: str) -> list[str]:
+    """The tiny configuration of model ``name`` (its spec) as ``--set`` items."""
+    from models import MODELS
+
+    return MODELS.spec(name).tiny_overrides()
 
 
 def training_data(size: int, samples: int) -> Path:
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from models.train_config import load_run_config
 
     patch, batch, steps = (32, 2, 3) if args.quick else (args.patch, args.batch, args.steps)
-    overrides = [*(TINY if args.quick else []), *args.overrides]
+    overrides = [*(tiny_overrides(args.model) if args.quick else []), *args.overrides]
     root = training_data(160 if args.quick else 384, 4 if args.quick else 16)
     config = load_run_config(model=args.model, overrides=[
         *overrides, f"data.root={root}", f"data.workers={args.workers}", f"train.patch={patch}",

@@ -7,17 +7,16 @@
 Budget (the same for every model, printed with the table): ``--iters`` iterations of ``--batch`` random
 ``--patch`` crops of one simulated training split (``bracketire`` preset, built-in scenes, seed 11, never the
 benchmark's seed 2024), AdamW with the published schedule shape at ``--lr``, L1 on mu-law, EMA weights
-benched. Each baseline runs at its ``TINY`` configuration (``models/baselines/<name>.py``); TMRNet at
-16 channels and 2 blocks per stage. This is far from convergence: read it as a smoke-level comparison,
+benched. Each model runs at its spec's ``small`` configuration, else its ``tiny`` one (``models/registry.py``;
+TMRNet: 16 channels and 2 blocks per stage). This is far from convergence: read it as a smoke-level comparison,
 never as the paper's numbers. Each bench row is appended to the runs folder (``--runs``, default
-``$BRACKETIRE_RUNS`` or ``leaderboards/runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
+``$BRACKETIRE_RUNS`` or ``./runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
 budget, with the budget written above it, to ``<runs>/zoo.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import tempfile
 import time
@@ -25,20 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TMRNET_SMALL = {"mid_channels": 16, "extract_blocks": 2, "shared_blocks": 2, "frame_blocks": 2,
-                "reconstruction_blocks": 2}
-
 
 def small_config(name: str) -> dict:
-    """Constructor arguments of the budget run: TINY for baselines, TMRNET_SMALL for TMRNet."""
+    """Constructor arguments of the budget run: the spec's ``small`` configuration, else its ``tiny`` one."""
     from models import MODELS
-    from models.baselines import BASELINES
 
-    if name in ("tmrnet", "tmrnet_plus"):
-        return dict(TMRNET_SMALL)
-    if name in BASELINES:
-        return dict(importlib.import_module(BASELINES[name].split(":")[0]).TINY)
-    raise SystemExit(f"{name}: not a learned model of the zoo ({', '.join(MODELS.names())})")
+    spec = MODELS.spec(name)
+    if not spec.needs_weights:
+        raise SystemExit(f"{name}: not a learned model of the zoo ({', '.join(MODELS.names())})")
+    return spec.zoo_args
 
 
 def training_split(size: tuple[int, int], samples: int) -> Path:
@@ -67,14 +61,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tmrnet and ahdrnet, 2 iterations, patch 32, 4 samples")
     args = parser.parse_args(argv)
     from benchmark.bench import bench, runs_folder
-    from models import list_models
+    from models import MODELS, weight_free_models
     from models.runner import train
     from models.train_config import RunConfig, load_run_config
 
     if args.quick:
         args.models, args.iters, args.patch, args.batch, args.samples = "tmrnet,ahdrnet", 2, 32, 2, 4
-    names = args.models.split(",") if args.models else [n for n in list_models()
-                                                        if n not in ("reference", "merge", "tmrnet_plus")]
+    free = weight_free_models()  # benched as the floor, never trained
+    names = args.models.split(",") if args.models else [s.name for s in MODELS.specs()  # bracketire@1: scale 1
+                                                        if s.needs_weights and s.scale == 1]
     data = training_split((640, 384), args.samples)
     budget = (f"{args.iters} iterations x batch {args.batch} x {args.patch}x{args.patch} patches, lr {args.lr:g} "
               f"(warm-up + cosine), {args.samples} simulated training samples (640x384, seed 11), device "
@@ -82,10 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         keep = Path(args.keep or tmp)
-        for name in ["reference", "merge", *names]:
+        for name in [*free, *names]:
             weights = None
             seconds = 0.0
-            if name not in ("reference", "merge"):
+            if name not in free:
                 config = load_run_config(base=RunConfig(name, small_config(name)), overrides=[
                     f"data.root={data}", "data.val_split=null", "data.workers=1", f"train.iters={args.iters}",
                     f"train.batch_size={args.batch}", f"train.patch={args.patch}", f"train.lr={args.lr}",

@@ -6,9 +6,43 @@ says what was expected, so a wrong array never travels deep into the pipeline be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from simulator.errors import DataError
+
+Dim = int | str
+"""One dimension of an expected shape: a size, a symbol for any size (``"H"``), or ``"..."`` for any leading dims."""
+
+
+def shape_text(expected: Sequence[Dim], brackets: str = "[]") -> str:
+    """``["...", 4, "H", "W"]`` -> ``"[..., 4, H, W]"`` (or ``"(H, W, 3)"`` with ``brackets="()"``)."""
+    return brackets[0] + ", ".join(str(d) for d in expected) + brackets[1]
+
+
+def check_shape(shape: Sequence[int], expected: Sequence[Dim], name: str, brackets: str = "[]") -> None:
+    """Raise unless ``shape`` matches ``expected``; the one shape check every input check uses.
+
+    Args:
+        shape: the actual shape (a ``torch.Size``, a numpy ``shape`` or a tuple).
+        expected: sizes (must match), symbols (any size, at least 1) and an optional leading ``"..."``.
+        name: the argument or file the message names.
+        brackets: ``"[]"`` for tensors (channels first), ``"()"`` for numpy arrays, as the messages write them.
+
+    Raises:
+        DataError: ``"{name}: expected shape [B, 5, 4, h, w], got (1, 3, 4, 32, 32)"``.
+    """
+    shape = tuple(int(s) for s in shape)
+    dims = list(expected)
+    leading = bool(dims) and dims[0] == "..."
+    fixed = dims[1:] if leading else dims
+    ok = len(shape) >= len(fixed) if leading else len(shape) == len(fixed)
+    if ok:
+        tail = shape[len(shape) - len(fixed):]
+        ok = all(size == want if isinstance(want, int) else size >= 1 for size, want in zip(tail, fixed))
+    if not ok:
+        raise DataError(f"{name}: expected shape {shape_text(dims, brackets)}, got {shape}")
 
 
 def check_image(
@@ -38,10 +72,7 @@ def check_image(
         raise DataError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise DataError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim < 3:
-        raise DataError(f"{name}: expected shape [..., C, H, W], got {tuple(x.shape)}")
-    if channels is not None and x.shape[-3] != channels:
-        raise DataError(f"{name}: expected {channels} channels in dimension -3, got shape {tuple(x.shape)}")
+    check_shape(x.shape, ["...", "C" if channels is None else channels, "H", "W"], name)
     if even and (x.shape[-1] % 2 or x.shape[-2] % 2):
         raise DataError(f"{name}: expected even height and width, got {x.shape[-2]}x{x.shape[-1]}")
     if finite and not bool(torch.isfinite(x).all()):

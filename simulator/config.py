@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from simulator.errors import ConfigError
+from simulator.files import read_yaml
 from simulator.registry import unknown_name
 
 T = TypeVar("T")
@@ -139,12 +140,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     data: Mapping[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        data = read_yaml(path)
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: expected a mapping of config sections at the top level")
     return apply_overrides(from_dict(cls, data, str(path or "config")), overrides)

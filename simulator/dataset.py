@@ -9,11 +9,9 @@ configuration, the toolkit version and, per sample, its noise levels, motion len
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,10 +24,11 @@ import torch
 from simulator import __version__
 from simulator.backends import check_backend, parallel_results
 from simulator.config import to_dict
-from simulator.errors import BracketIREError, ConfigError, DataError, MissingDependencyError
+from simulator.errors import BracketIREError, ConfigError, DataError
+from simulator.files import write_json_atomic
 from simulator.layout import write_frame
 from simulator.lock import OutputLock
-from simulator.ownership import WRITTEN_BY, apply_umask, check_output_folder, remove_ours, sweep_temporaries
+from simulator.ownership import WRITTEN_BY, check_output_folder, remove_ours, sweep_temporaries
 from simulator.pipeline import simulate_sample
 from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
@@ -144,20 +143,7 @@ def _make_sample(config: SimulationConfig, spec: SceneSpec, out: Path, threads: 
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    try:
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise DataError(f"{path}: cannot be written ({err.strerror or err})") from None
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1, sort_keys=True)
-        apply_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise DataError(f"{path}: cannot be written ({err.strerror or os.strerror(err.errno or errno.EIO)})") from None
-        raise
+    write_json_atomic(path, data, indent=1, sort_keys=True)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

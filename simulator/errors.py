@@ -10,7 +10,8 @@ key or argument name) and what was expected instead.
     │   └── UnknownNameError    a name that is not in its registry (with a did-you-mean)
     ├── WeightsNotFoundError    a weight file that is not where it was looked for
     ├── MissingDependencyError  an optional extra that is not installed
-    └── TrainingError           a training run that cannot go on (non-finite loss, a foreign checkpoint)
+    ├── TrainingError           a training run that cannot go on (non-finite loss, a foreign checkpoint)
+    └── MetricUnavailableError  a metric that cannot run here (weights or an optional package missing)
 """
 
 from __future__ import annotations
@@ -48,3 +49,7 @@ class MissingDependencyError(BracketIREError, ImportError):
 
 class TrainingError(BracketIREError, RuntimeError):
     """A training or adaptation run cannot continue (non-finite loss, incompatible checkpoint, ...)."""
+
+
+class MetricUnavailableError(BracketIREError):
+    """A metric cannot run on this machine (weights or an optional package missing); says how to fix it."""

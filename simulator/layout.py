@@ -34,6 +34,9 @@ from simulator.errors import DataError
 from simulator.ownership import apply_umask
 from simulator.safe_npy import load_array, load_legacy_dict
 
+STORED_BIT_DEPTH = 10  # the published RAW frames are 10-bit integers ...
+STORED_WHITE = float(2**STORED_BIT_DEPTH - 1)  # ... so their white level is 1023
+UNIT_FRAME_WHITE = 16.0  # white of the shortest of 5 exposures 4x apart on the middle (unit) frame's scale: 4**2
 _RAW_NAME = re.compile(r"^raw_(\d+)\.npy$")
 
 

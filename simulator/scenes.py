@@ -31,7 +31,14 @@ import torch.nn.functional as F
 from simulator.deadleaves import dead_leaves_scene, dead_leaves_video
 from simulator.errors import DataError
 from simulator.settings import SimulationConfig
-from simulator.sources import HDR_SUFFIXES, LDR_SUFFIXES, alexa_wide_gamut_to_srgb, builtin_scene, read_hdr_image, read_ldr_image
+from simulator.sources import (
+    HDR_SUFFIXES,
+    LDR_SUFFIXES,
+    alexa_wide_gamut_to_srgb,
+    builtin_scene,
+    read_hdr_image,
+    read_ldr_image,
+)
 
 SOURCE_NAMES = ("builtin", "shapes", "photos", "hdr", "ldr", "video")
 PROCEDURAL = ("builtin", "shapes")  # sources that need no files

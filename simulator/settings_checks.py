@@ -43,8 +43,8 @@ def _as_config_error(check, *args) -> object:  # type: ignore[no-untyped-def]
 
 
 def _check_source(config: SimulationConfig) -> None:
-    from simulator.scenes import SOURCE_NAMES
     from simulator.registry import unknown_name
+    from simulator.scenes import SOURCE_NAMES
 
     source = config.source
     if source.name not in SOURCE_NAMES:

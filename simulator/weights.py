@@ -26,6 +26,7 @@ from pathlib import Path
 
 from simulator.errors import DataError, WeightsNotFoundError
 from simulator.ownership import apply_umask
+from simulator.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class WeightSpec:
     urls: tuple[str, ...] = ()
     package_file: tuple[str, str] | None = None
     how_to_get: str = ""
+
+
+WEIGHT_FILES = Registry("weight file", {"demosaicnet": "simulator.demosaic.demosaicnet:DEMOSAICNET_WEIGHTS"})
+"""Every weight file the toolkit knows, name -> :class:`WeightSpec`; ``models`` and ``benchmark`` add theirs."""
 
 
 def cache_dir() -> Path:
@@ -157,31 +162,3 @@ def resolve_weights(
     )
 
 
-def load_weights_only(path: str | os.PathLike[str], what: str = "checkpoint") -> object:
-    """``torch.load(path, map_location="cpu", weights_only=True)`` with one-line errors.
-
-    A file holding anything but tensors and plain containers (a pickled function such as ``posix.system``,
-    a class instance) is refused with its first disallowed object named; torch's advice to retry with
-    ``weights_only=False`` is never passed on.
-
-    Raises:
-        DataError: naming ``path``: unreadable, not a PyTorch file, or holding non-tensor objects.
-    """
-    import re
-
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as err:
-        raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
-    except Exception as err:  # torch raises several types for files that are not weights-only checkpoints
-        text = str(err)
-        found = re.search(r"GLOBAL ([\w.]+)", text)
-        if found:
-            raise DataError(f"{path}: holds non-tensor objects ({found.group(1)}); refusing to load") from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        useful = [line for line in lines if not line.startswith(("Weights only load failed", "Please file an issue",
-                                                                   "Check the documentation", "WeightsUnpickler error"))]
-        reason = (useful or lines or [type(err).__name__])[0]
-        raise DataError(f"{path}: not a PyTorch {what} readable with weights_only=True ({reason[:200]})") from None

@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from models import model_spec
 from simulator.dataset import generate_dataset
 from simulator.settings import load_simulation_config
 
-TINY = ["--set", "model.mid_channels=8", "--set", "model.extract_blocks=1", "--set", "model.shared_blocks=1",
-        "--set", "model.frame_blocks=1", "--set", "model.reconstruction_blocks=1", "--set", "train.patch=32",
+TINY = [*(arg for item in model_spec("tmrnet").tiny_overrides() for arg in ("--set", item)), "--set", "train.patch=32",
         "--set", "train.batch_size=2", "--set", "data.workers=0", "--set", "train.progress=false"]
 
 

@@ -23,12 +23,7 @@ from torch import nn
 from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.channel_attention import ResidualDenseBlock
-
-TINY = {"features": 16, "growth": 8, "dense_layers": 2, "blocks": 1}
-# The official model.py also declares two 3x3 convs (attConv1, attConv3) that its forward never uses; with
-# them the published network holds 1.515 M parameters. They are not declared here, so the count is 1.441 M.
-CARD = {"kwargs": {"num_frames": 3, "in_channels": 6, "out_channels": 3, "reference": 1, "output_sigmoid": True},
-        "params_m": 1.441}
+from simulator.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):
@@ -56,7 +51,7 @@ class AHDRNet(nn.Module):
     (``models/bracket.py``).
 
     ``in_channels``, ``out_channels``, ``reference`` and ``output_sigmoid`` exist to rebuild the published
-    network (3 LDR frames x 6 channels, middle reference, sigmoid RGB out: ``CARD``); that configuration runs
+    network (3 LDR frames x 6 channels, middle reference, sigmoid RGB out: the spec's ``card``); that configuration runs
     through :meth:`merge` on prepared frames, not through :meth:`forward`.
     """
 
@@ -66,9 +61,9 @@ class AHDRNet(nn.Module):
                  output_sigmoid: bool = False) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"AHDRNet scale={scale}; expected 1 or 4")
+            raise ConfigError(f"AHDRNet scale={scale}; expected 1 or 4")
         if num_frames < 2 or not 0 <= reference < num_frames:
-            raise ValueError(f"AHDRNet needs num_frames >= 2 and 0 <= reference < num_frames; "
+            raise ConfigError(f"AHDRNet needs num_frames >= 2 and 0 <= reference < num_frames; "
                              f"got {num_frames}, {reference}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
@@ -108,6 +103,6 @@ class AHDRNet(nn.Module):
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.in_channels, self.out_channels) != (8, 4):
-            raise ValueError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
+            raise ConfigError("this AHDRNet has the published RGB configuration; call merge() on prepared frames")
         lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.merge(frames) + upsampled_reference(lqs, self.scale, self.reference)

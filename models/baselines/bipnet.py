@@ -41,12 +41,7 @@ from models.bracket import (
     with_gamma,
 )
 from models.layers.dcn import ModulatedDeformConv2d
-
-TINY = {"num_features": 16, "align_blocks": 1, "align_rgca": 1, "msf_blocks": (1, 1, 1), "msf_rgca": 1,
-        "deform_groups": 4}
-CARD = {"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "gamma_input": False, "out_channels": 3,
-                   "upscale": 8, "reference_skip": False},
-        "params_m": 6.674}
+from simulator.errors import ConfigError
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
@@ -193,7 +188,7 @@ class BIPNet(nn.Module):
     (or ``upscale``), HDR RAW at the shortest exposure's instant on the unit frame's scale.
 
     ``num_features`` must be a power of 4: the AGU fuses four pseudo-bursts per stage, ``log4(C)`` stages,
-    the last ``log2(s)`` of which upsample. The native network (``CARD``) is ``gamma_input=False`` (4
+    the last ``log2(s)`` of which upsample. The native network (the spec's ``card``) is ``gamma_input=False`` (4
     channels), ``out_channels=3``, ``upscale=8``, ``num_frames=14``, ``reference_skip=False``.
     """
 
@@ -204,16 +199,16 @@ class BIPNet(nn.Module):
                  reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"BIPNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"BIPNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         stages = round(math.log(num_features, 4)) if num_features > 1 else 0
         if stages < 1 or 4 ** stages != num_features:
-            raise ValueError(f"BIPNet num_features={num_features}; the group up-sampling needs a power of 4")
+            raise ConfigError(f"BIPNet num_features={num_features}; the group up-sampling needs a power of 4")
         self.upscale = scale if upscale is None else upscale
         ups = round(math.log2(self.upscale)) if self.upscale >= 1 else -1
         if ups < 0 or 2 ** ups != self.upscale or ups > stages:
-            raise ValueError(f"BIPNet upscale={self.upscale}; expected a power of 2 up to {2 ** stages}")
+            raise ConfigError(f"BIPNet upscale={self.upscale}; expected a power of 2 up to {2 ** stages}")
         if reference_skip and out_channels != 4:
-            raise ValueError("BIPNet reference_skip needs out_channels=4 (packed RAW)")
+            raise ConfigError("BIPNet reference_skip needs out_channels=4 (packed RAW)")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.gamma_input, self.reference_skip = gamma_input, reference_skip
         c = num_features

@@ -42,11 +42,8 @@ from models.bracket import (
 )
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.transposed_attention import TransformerBlock
+from simulator.errors import ConfigError
 
-TINY = {"num_features": 16, "heads": (1, 2), "blocks": 1, "deform_groups": 4}
-CARD = {"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "gamma_input": False, "out_channels": 3,
-                   "upscale": 8, "reference_skip": False},
-        "params_m": 2.488}
 POOLED_FRAMES = 8  # the adaptive burst pooling's output; the fusion stages are built for 8 frames
 
 
@@ -193,7 +190,7 @@ class Burstormer(nn.Module):
     consecutive exposures ``exposure_ratio`` apart, any T >= 2. Output: ``[B, out_channels, s*h, s*w]`` with
     ``s = scale`` (or ``upscale``), HDR RAW at the shortest exposure's instant on the unit frame's scale.
 
-    Of the three fusion stages the last ``log2(s)`` upsample x2. The native network (``CARD``) is
+    Of the three fusion stages the last ``log2(s)`` upsample x2. The native network (the spec's ``card``) is
     ``gamma_input=False`` (4 channels), ``out_channels=3``, ``upscale=8``, ``reference_skip=False``.
     """
 
@@ -203,12 +200,12 @@ class Burstormer(nn.Module):
                  upscale: int | None = None, reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Burstormer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"Burstormer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         self.upscale = scale if upscale is None else upscale
         if self.upscale not in (1, 2, 4, 8):
-            raise ValueError(f"Burstormer upscale={self.upscale}; expected 1, 2, 4 or 8 (three x2 stages)")
+            raise ConfigError(f"Burstormer upscale={self.upscale}; expected 1, 2, 4 or 8 (three x2 stages)")
         if reference_skip and out_channels != 4:
-            raise ValueError("Burstormer reference_skip needs out_channels=4 (packed RAW)")
+            raise ConfigError("Burstormer reference_skip needs out_channels=4 (packed RAW)")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.gamma_input, self.reference_skip = gamma_input, reference_skip
         c = num_features

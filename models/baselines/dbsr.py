@@ -12,7 +12,7 @@ Deviations from the published network (ours):
 * **flow**: the toolkit's SPyNet replaces the frozen, pretrained PWC-Net (its cost volume is a custom CUDA
   op). SPyNet is trained with the rest, as in RBSR and TMRNet; freeze it with
   ``model.spynet.requires_grad_(False)`` to mimic DBSR's frozen alignment network. ``flow=False`` builds
-  the network without any flow module (frames merged unaligned), which ``CARD`` uses to count the
+  the network without any flow module (frames merged unaligned), which the spec's ``card`` uses to count the
   trainable DBSR part: 13.011 M published minus 9.374 M of PWC-Net = 3.637 M;
 * **bracketed RAW input**: frames are brought to the unit frame's scale (``normalize_exposures``) and fed
   as 8 channels ``[x, x^(1/2.2)]`` (``with_gamma``); the flow sees the gamma-compressed RGB of the
@@ -38,6 +38,7 @@ from models.bracket import (
 )
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
+from simulator.errors import ConfigError
 
 SCALES = (1, 4, 8)  # 1: BracketIRE, 4: BracketIRE+, 8: the published network (packed RAW -> x4 RGB)
 
@@ -95,7 +96,7 @@ class DBSR(nn.Module):
         num_frames: frames of the bracket the model is built for (sets the default unit frame).
         exposure_ratio: exposure ratio between consecutive frames (1 for a same-exposure burst).
         unit_frame: the frame whose scale the output uses (default ``(num_frames - 1) // 2``).
-        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published network, for ``CARD``).
+        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published network, for the spec's ``card``).
         enc_channels, enc_blocks, enc_out: encoder width (64), residual blocks (9) and output width (512).
         proj_channels: width of the fusion's 1x1 projection (64).
         offset_channels, offset_blocks: width (64) and residual blocks (1) of the flow-phase features.
@@ -119,11 +120,11 @@ class DBSR(nn.Module):
                  gamma_input: bool = True, out_channels: int = 4, reference_skip: bool = True) -> None:
         super().__init__()
         if scale not in SCALES:
-            raise ValueError(f"DBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
+            raise ConfigError(f"DBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
         if num_frames < 2:
-            raise ValueError(f"DBSR needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"DBSR needs num_frames >= 2; got {num_frames}")
         if reference_skip and out_channels != 4:
-            raise ValueError(f"DBSR reference_skip adds the packed reference frame: needs out_channels=4, "
+            raise ConfigError(f"DBSR reference_skip adds the packed reference frame: needs out_channels=4, "
                              f"got {out_channels}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = default_unit_frame(num_frames, unit_frame)
@@ -194,12 +195,3 @@ class DBSR(nn.Module):
         return self.predictor(self.post(x))
 
 
-TINY = {"enc_channels": 16, "enc_blocks": 1, "enc_out": 32, "proj_channels": 8, "offset_channels": 8,
-        "weight_blocks": 1, "dec_channels": 16, "dec_blocks": 1, "post_channels": 8, "post_blocks": 1,
-        "flow_levels": 2}
-
-CARD = {  # the published network without its frozen PWC-Net (flow=False): 14-frame RAW burst -> x8 RGB
-    "kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "scale": 8, "gamma_input": False, "out_channels": 3,
-               "reference_skip": False, "flow": False},
-    "params_m": 3.637,
-}

@@ -16,7 +16,7 @@ Our adaptation to bracketed RAW (the BracketIRE paper's recipe is unknown): ever
 whose instant the output shows) instead of the middle frame, there are ``T`` per-frame convs and ``T - 1``
 attention modules, the head predicts 4 channels without a sigmoid (HDR values reach 16) and adds the
 normalised frame 0 (bilinearly upsampled for ``scale=4``, after a two-step x2 PixelShuffle tail), and H, W
-are padded to the window multiple and cropped back. ``CARD`` rebuilds the published network (1.222 M).
+are padded to the window multiple and cropped back. the spec's ``card`` rebuilds the published network (1.222 M).
 """
 
 from __future__ import annotations
@@ -36,15 +36,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
-
-# embed 32 rather than the card's 12: the local context extractor's squeeze-excitation bottleneck is
-# embed // 8 wide, and a single ReLU unit (embed 12) is often dead at initialisation, leaving it no gradient
-TINY = {"embed_dim": 32, "depths": (1,), "heads": 2, "window": 4, "mlp_ratio": 2.0}
-CARD = {
-    "kwargs": {"num_frames": 3, "in_channels": 6, "out_channels": 3, "embed_dim": 60, "depths": (6, 6, 6),
-               "heads": 6, "window": 8, "mlp_ratio": 2.0},
-    "params_m": 1.222,
-}
+from simulator.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):
@@ -126,7 +118,7 @@ class HDRTransformer(nn.Module):
     Input ``raws``: ``[B, T, 4, h, w]`` packed RGGB as stored, in [0, 1], shortest exposure first.
     Output: ``[B, 4, scale * h, scale * w]`` HDR RAW at the shortest exposure's instant, on the unit frame's
     scale (``models/bracket.py``). ``in_channels`` / ``out_channels`` (per frame) exist to rebuild the
-    published RGB network (``CARD``); :meth:`forward` needs the default 8 / 4.
+    published RGB network (the spec's ``card``); :meth:`forward` needs the default 8 / 4.
     """
 
     def __init__(self, num_frames: int = 5, exposure_ratio: float = 4.0, unit_frame: int | None = None,
@@ -135,12 +127,12 @@ class HDRTransformer(nn.Module):
                  in_channels: int = 8, out_channels: int = 4) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"HDRTransformer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"HDRTransformer scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         if num_frames < 2:
-            raise ValueError(f"HDRTransformer needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"HDRTransformer needs num_frames >= 2; got {num_frames}")
         heads = [heads] * len(depths) if isinstance(heads, int) else list(heads)
         if len(heads) != len(depths):
-            raise ValueError(f"heads {heads} and depths {list(depths)} differ in length")
+            raise ConfigError(f"heads {heads} and depths {list(depths)} differ in length")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
         self.scale, self.window, self.in_channels, self.out_channels = scale, window, in_channels, out_channels
         e = embed_dim
@@ -162,7 +154,7 @@ class HDRTransformer(nn.Module):
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
-            raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
+            raise ConfigError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
         frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 

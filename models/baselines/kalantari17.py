@@ -17,7 +17,7 @@ Adaptation to bracketed RAW (ours: the BracketIRE paper does not say how it adap
   of the CNN's last hidden features, a LeakyReLU and a 3x3 conv to 4 channels. Kept deliberately simple.
 
 ``flow=False`` builds the CNN alone (frames merged unaligned): the configuration whose parameters the model
-card counts (0.384 M, flow excluded), used by ``CARD``.
+card counts (0.384 M, flow excluded), used by the spec's ``card``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,7 @@ from models.bracket import check_raws, normalize_exposures, packed_to_rgb, with_
 from models.layers.blocks import PixelShufflePack
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-
-TINY = {"widths": (16, 16, 8), "flow_levels": 2}
-# The WE network of the paper: 3 LDR frames x 6 channels (LDR and HDR versions) in, 3 x 3 weights out;
-# the optical flow is not a learned part of the published method and is excluded from the count.
-CARD = {"kwargs": {"num_frames": 3, "frame_channels": 6, "weight_channels": 3, "flow": False}, "params_m": 0.384}
+from simulator.errors import ConfigError
 
 
 class WeightEstimator(nn.Module):
@@ -64,7 +60,7 @@ class Kalantari17(nn.Module):
     (``models/bracket.py``): ``sum_t w_t * aligned_t / sum_t w_t`` per channel and pixel.
 
     ``frame_channels`` and ``weight_channels`` (channels per frame in and weights per frame out) exist to
-    rebuild the published CNN (``CARD``); :meth:`forward` needs the defaults 8 and 4.
+    rebuild the published CNN (the spec's ``card``); :meth:`forward` needs the defaults 8 and 4.
     """
 
     def __init__(self, num_frames: int = 5, exposure_ratio: float = 4.0, unit_frame: int | None = None,
@@ -73,7 +69,7 @@ class Kalantari17(nn.Module):
                  eps: float = 1e-6) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Kalantari17 scale={scale}; expected 1 or 4")
+            raise ConfigError(f"Kalantari17 scale={scale}; expected 1 or 4")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
         self.frame_channels, self.weight_channels, self.eps = frame_channels, weight_channels, eps
@@ -97,7 +93,7 @@ class Kalantari17(nn.Module):
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if (self.frame_channels, self.weight_channels) != (8, 4):
-            raise ValueError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
+            raise ConfigError("this Kalantari17 has the published RGB configuration; it does not take packed RAW")
         b, t, c, h, w = raws.shape
         aligned = self.align(normalize_exposures(raws, self.exposure_ratio, self.unit_frame, exposures))
         inputs = with_gamma(aligned.reshape(b * t, c, h, w)).view(b, t * 2 * c, h, w)

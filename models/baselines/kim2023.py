@@ -42,14 +42,7 @@ from models.layers.window_attention import (
     window_partition,
     window_reverse,
 )
-
-# reduction 4: at 16 channels the published 16 leaves the channel attention one ReLU unit, which can die.
-TINY = {"features": 8, "blocks": (1, 1, 1), "heads": (1, 2, 4), "window": 4, "reduction": 4}
-# The published network: 3 exposure groups of 8, 16 and 8 channels at H/4, features upsampled x2 by the
-# demosaicing module and x2 by the head, RGB out through a sigmoid.
-CARD = {"kwargs": {"num_frames": 3, "in_channels": (8, 16, 8), "out_channels": 3, "feature_upscale": 2,
-                   "head_upscale": 2, "output_sigmoid": True},
-        "params_m": 12.049}
+from simulator.errors import ConfigError
 
 
 def sine_position_encoding(window: int, channels: int, temperature: float = 10000.0) -> torch.Tensor:
@@ -59,7 +52,7 @@ def sine_position_encoding(window: int, channels: int, temperature: float = 1000
     the rest the column, alternating sine and cosine over geometrically spaced frequencies.
     """
     if channels % 4:
-        raise ValueError(f"sine_position_encoding: channels {channels} must be a multiple of 4")
+        raise ConfigError(f"sine_position_encoding: channels {channels} must be a multiple of 4")
     half = channels // 2
     steps = torch.arange(1, window + 1, dtype=torch.float32) * (2 * math.pi / window)
     freqs = temperature ** (2 * torch.div(torch.arange(half), 2, rounding_mode="floor") / half)
@@ -94,7 +87,7 @@ class CrossExposureBlock(nn.Module):
                  exposure_hidden_ratio: float = 3.0, fusion_ratio: float = 4.0) -> None:
         super().__init__()
         if channels % heads:
-            raise ValueError(f"CrossExposureBlock: channels {channels} not divisible by heads {heads}")
+            raise ConfigError(f"CrossExposureBlock: channels {channels} not divisible by heads {heads}")
         self.heads, self.window, self.frames = heads, window, frames
         self.shift = window // 2 if shift else 0
         self.scale = (channels // heads) ** -0.5
@@ -194,7 +187,7 @@ def quad_bayer_exposure_groups(mosaic: torch.Tensor) -> list[torch.Tensor]:
 
     Pixel ``(dy, dx)`` of every 2x2 same-colour quad has exposure level ``2 dy + dx`` (short, mid, mid,
     long); level ``l`` gives ``[B, 4C, H/4, W/4]`` with channel ``4 c + quad`` (quads R, G, G, B). Returns
-    ``[short (4C), mid (levels 1 and 2, 8C), long (4C)]``, the inputs of the ``CARD`` network.
+    ``[short (4C), mid (levels 1 and 2, 8C), long (4C)]``, the inputs of the the spec's ``card`` network.
     """
     levels = []
     for level in range(4):
@@ -212,7 +205,7 @@ class Kim2023(nn.Module):
     (``models/bracket.py``).
 
     ``in_channels`` (one int, or one per frame), ``out_channels``, ``feature_upscale``, ``head_upscale`` and
-    ``output_sigmoid`` exist to rebuild the published network (``CARD``); it runs through
+    ``output_sigmoid`` exist to rebuild the published network (the spec's ``card``); it runs through
     :meth:`forward_exposures` on :func:`quad_bayer_exposure_groups`, not through :meth:`forward`.
     """
 
@@ -224,12 +217,12 @@ class Kim2023(nn.Module):
                  head_upscale: int | None = None, output_sigmoid: bool = False) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"Kim2023 scale={scale}; expected 1 or 4")
+            raise ConfigError(f"Kim2023 scale={scale}; expected 1 or 4")
         if num_frames < 2 or len(blocks) != 3 or len(heads) != 3:
-            raise ValueError(f"Kim2023 needs num_frames >= 2 and three levels; got {num_frames}, {blocks}, {heads}")
+            raise ConfigError(f"Kim2023 needs num_frames >= 2 and three levels; got {num_frames}, {blocks}, {heads}")
         ins = (in_channels,) * num_frames if isinstance(in_channels, int) else tuple(in_channels)
         if len(ins) != num_frames:
-            raise ValueError(f"Kim2023: {len(ins)} input channel counts for {num_frames} frames")
+            raise ConfigError(f"Kim2023: {len(ins)} input channel counts for {num_frames} frames")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = unit_frame
         self.in_channels, self.out_channels, self.window = ins, out_channels, window
@@ -286,6 +279,6 @@ class Kim2023(nn.Module):
         check_raws(raws, self.num_frames)
         native = set(self.in_channels) != {8} or self.out_channels != 4
         if native or self.feature_upscale != 1 or self.head_upscale != self.scale:
-            raise ValueError("this Kim2023 has the published configuration; call forward_exposures() instead")
+            raise ConfigError("this Kim2023 has the published configuration; call forward_exposures() instead")
         lqs, frames = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.forward_exposures(list(frames.unbind(1))) + upsampled_reference(lqs, self.scale)

@@ -13,9 +13,9 @@ Adaptation for bracketed RAW (ours; the BracketIRE paper does not describe its r
   normalised frames (``packed_to_rgb``), the skip path the normalised reference frame 0;
 * 4-channel packed output with ``log2(scale)`` x2 pixel-shuffle stages: none at x1 (the skip path is then a
   3x3 convolution, like TMRNet's ``skipup1``), two at x4; the published network has three (x8 from packed
-  RAW to RGB), which ``CARD`` rebuilds.
+  RAW to RGB), which the spec's ``card`` rebuilds.
 
-Training uses RBSR's implicit weighting loss through the runner's ``training_loss`` hook: the output
+Training uses RBSR's implicit weighting loss (:class:`RBSRTraining`, named by its spec): the output
 decoded from a random earlier recurrence step is supervised besides the final one, which makes the model
 robust to the number of frames (``implicit_weighting=False`` trains the final output only).
 
@@ -34,6 +34,8 @@ from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.spynet import SPyNet
 from models.tmrnet import FlowGuidedDeformableAlignment
+from models.training import TrainingBehaviour, TrainingStep
+from simulator.errors import ConfigError
 
 STAGES = {1: 0, 4: 2, 8: 3}  # output scale -> number of x2 pixel-shuffle stages (8: the published network)
 
@@ -64,7 +66,7 @@ class RBSR(nn.Module):
         num_frames: frames of the bracket the model is built for (sets the default unit frame).
         exposure_ratio: exposure ratio between consecutive frames (1 for a same-exposure burst).
         unit_frame: the frame whose scale the output uses (default ``(num_frames - 1) // 2``).
-        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published x8 network, for ``CARD``).
+        scale: 1 (BracketIRE), 4 (BracketIRE+) or 8 (the published x8 network, for the spec's ``card``).
         mid_channels: feature width (64 published).
         extract_blocks, backbone_blocks, reconstruction_blocks: residual blocks of the feature
             extractor (5), the shared recurrent module (40) and the reconstruction (5).
@@ -73,7 +75,7 @@ class RBSR(nn.Module):
         flow_levels: SPyNet pyramid levels (6 published).
         gamma_input: feed ``[x, x^(1/2.2)]`` (8 channels) rather than the 4 packed channels.
         out_channels: 4 (packed RAW) or 3 (RGB, published).
-        implicit_weighting: in training, also supervise a random intermediate step (see ``training_loss``).
+        implicit_weighting: in training, also supervise a random intermediate step (see :class:`RBSRTraining`).
     """
 
     def __init__(self, num_frames: int = 5, exposure_ratio: float = 4.0, unit_frame: int | None = None,
@@ -83,13 +85,12 @@ class RBSR(nn.Module):
                  implicit_weighting: bool = True) -> None:
         super().__init__()
         if scale not in STAGES:
-            raise ValueError(f"RBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
+            raise ConfigError(f"RBSR scale={scale}; expected 1 (BracketIRE), 4 (BracketIRE+) or 8 (published)")
         if num_frames < 2:
-            raise ValueError(f"RBSR needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"RBSR needs num_frames >= 2; got {num_frames}")
         self.num_frames, self.exposure_ratio, self.scale = num_frames, exposure_ratio, scale
         self.unit_frame = default_unit_frame(num_frames, unit_frame)
         self.gamma_input, self.implicit_weighting = gamma_input, implicit_weighting
-        self._intermediate: torch.Tensor | None = None
         c = mid_channels
         stages = STAGES[scale]
         self.spynet = SPyNet(flow_levels)
@@ -104,28 +105,19 @@ class RBSR(nn.Module):
         self.conv_last = nn.Conv2d(c, out_channels, 3, padding=1)
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
-    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None,
+                also_step: int | None = None) -> torch.Tensor:
         """``[B, T, 4, h, w]`` as stored -> ``[B, out_channels, scale * h, scale * w]``.
 
-        In training mode with ``implicit_weighting`` it also decodes the state after a random earlier step
-        (uniform over steps ``0 .. T - 2``, drawn from torch's global generator) for :meth:`training_loss`.
+        With ``also_step`` (``0 .. T - 2``) it returns ``[B, 2, out_channels, scale * h, scale * w]``: the final
+        output and the one decoded after recurrence step ``also_step`` (for :class:`RBSRTraining`).
         """
         reference, base, states = self._propagate(raws, exposures)
         skips = self._skips(reference)
-        self._intermediate = None
-        if self.training and self.implicit_weighting and len(states) > 1:
-            step = int(torch.randint(len(states) - 1, ()))
-            self._intermediate = self._reconstruct(skips, base, states[step])
-        return self._reconstruct(skips, base, states[-1])
-
-    def training_loss(self, output: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        """The runner hook: RBSR's implicit weighting loss, the published mu-law L1 of the final output plus
-        that of the random intermediate step decoded by the last training forward (equal weights: ours)."""
-        loss = mu_law_l1(output, gt)
-        if self._intermediate is not None:
-            loss = loss + mu_law_l1(self._intermediate, gt)
-            self._intermediate = None
-        return loss
+        final = self._reconstruct(skips, base, states[-1])
+        if also_step is None:
+            return final
+        return torch.stack([final, self._reconstruct(skips, base, states[also_step])], dim=1)
 
     def forward_all_steps(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         """The output decoded after every recurrence step: ``[B, T, out_channels, scale * h, scale * w]``.
@@ -180,10 +172,19 @@ class RBSR(nn.Module):
         return self.conv_last(self.lrelu(self.conv_hr(hr)))
 
 
-TINY = {"mid_channels": 16, "extract_blocks": 1, "backbone_blocks": 2, "reconstruction_blocks": 1,
-        "deform_groups": 4, "flow_levels": 2}
+class RBSRTraining(TrainingBehaviour):
+    """RBSR's implicit weighting loss: the published mu-law L1 of the final output plus that of the output decoded
+    after a random earlier step (uniform over ``0 .. T - 2``, drawn from torch's global generator; equal weights:
+    ours). ``implicit_weighting=False`` or a one-frame input trains the final output only."""
 
-CARD = {  # the published network: 14-frame same-exposure RAW burst -> x8 RGB (SyntheticBurst x4 SR)
-    "kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "scale": 8, "gamma_input": False, "out_channels": 3},
-    "params_m": 6.417,
-}
+    def forward(self, model: nn.Module, net: nn.Module, raws: torch.Tensor) -> TrainingStep:
+        if not (isinstance(model, RBSR) and model.implicit_weighting) or raws.shape[1] < 2:
+            return net(raws), {}
+        both = net(raws, also_step=int(torch.randint(raws.shape[1] - 1, ())))
+        return both[:, 0], {"intermediate": both[:, 1]}
+
+    def loss(self, output: torch.Tensor, extras: dict[str, torch.Tensor], gt: torch.Tensor, kind: str) -> torch.Tensor:
+        loss = mu_law_l1(output, gt)
+        if "intermediate" in extras:
+            loss = loss + mu_law_l1(extras["intermediate"], gt)
+        return loss

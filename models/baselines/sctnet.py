@@ -19,7 +19,7 @@ which equals ``embed_dim`` whenever T divides it; the reference is frame 0 (the 
 instant the output shows) and queries each of the ``T - 1`` other frames through its own SCAB per stage;
 the head predicts 4 channels without a sigmoid (HDR values reach 16) and adds the normalised frame 0
 (bilinearly upsampled for ``scale=4``, after a two-step x2 PixelShuffle tail); H, W are padded to the
-window multiple (reflection, as published) and cropped back. ``CARD`` rebuilds the published network.
+window multiple (reflection, as published) and cropped back. the spec's ``card`` rebuilds the published network.
 """
 
 from __future__ import annotations
@@ -41,13 +41,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
-
-TINY = {"embed_dim": 20, "depths": (1, 1), "heads": 2, "scab_heads": 1, "window": 4, "mlp_ratio": 2.0}
-CARD = {
-    "kwargs": {"num_frames": 3, "in_channels": 6, "out_channels": 3, "embed_dim": 60, "depths": (6, 6, 6, 6),
-               "heads": 6, "scab_heads": 4, "window": 8, "mlp_ratio": 2.0},
-    "params_m": 0.995,
-}
+from simulator.errors import ConfigError
 
 
 class ResidualSwinGroup(nn.Module):
@@ -98,7 +92,7 @@ class SCTNet(nn.Module):
     Input ``raws``: ``[B, T, 4, h, w]`` packed RGGB as stored, in [0, 1], shortest exposure first.
     Output: ``[B, 4, scale * h, scale * w]`` HDR RAW at the shortest exposure's instant, on the unit frame's
     scale (``models/bracket.py``). ``in_channels`` / ``out_channels`` (per frame) exist to rebuild the
-    published RGB network (``CARD``); :meth:`forward` needs the default 8 / 4.
+    published RGB network (the spec's ``card``); :meth:`forward` needs the default 8 / 4.
 
     Each frame gets ``embed_dim // num_frames`` channels, which must split into ``scab_heads`` heads, and
     the token width ``num_frames * (embed_dim // num_frames)`` into ``heads``: the defaults allow T = 3 and
@@ -112,16 +106,16 @@ class SCTNet(nn.Module):
                  out_channels: int = 4) -> None:
         super().__init__()
         if scale not in (1, 4):
-            raise ValueError(f"SCTNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
+            raise ConfigError(f"SCTNet scale={scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
         if num_frames < 2:
-            raise ValueError(f"SCTNet needs num_frames >= 2; got {num_frames}")
+            raise ConfigError(f"SCTNet needs num_frames >= 2; got {num_frames}")
         stages = len(depths)
         heads = [heads] * stages if isinstance(heads, int) else list(heads)
         scab_heads = [scab_heads] * stages if isinstance(scab_heads, int) else list(scab_heads)
         self.frame_dim = embed_dim // num_frames
         width = self.frame_dim * num_frames
         if any(width % h for h in heads) or any(self.frame_dim % h for h in scab_heads):
-            raise ValueError(f"SCTNet: {num_frames} frames x {self.frame_dim} channels (embed_dim {embed_dim}) "
+            raise ConfigError(f"SCTNet: {num_frames} frames x {self.frame_dim} channels (embed_dim {embed_dim}) "
                              f"do not split into heads {heads} per stage and SCAB heads {scab_heads} per frame; "
                              "pick embed_dim / heads / scab_heads that divide them")
         self.num_frames, self.exposure_ratio, self.unit_frame = num_frames, exposure_ratio, unit_frame
@@ -149,7 +143,7 @@ class SCTNet(nn.Module):
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
         if self.in_channels != 8 or self.out_channels != 4:
-            raise ValueError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
+            raise ConfigError("forward(raws) needs in_channels=8, out_channels=4; use reconstruct() otherwise")
         frames, inputs = frame_inputs(raws, self.exposure_ratio, self.unit_frame, exposures=exposures)
         return self.reconstruct(inputs) + upsampled_reference(frames, self.scale)
 

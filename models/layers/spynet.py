@@ -15,7 +15,8 @@ from torch import nn
 
 from models.layers.flow import flow_warp
 from simulator.errors import DataError
-from simulator.weights import WeightSpec, load_weights_only, resolve_weights
+from simulator.files import load_torch_file
+from simulator.weights import WeightSpec, resolve_weights
 
 SPYNET_WEIGHTS = WeightSpec(
     name="SPyNet (BasicVSR pretrained)",
@@ -94,7 +95,7 @@ def load_spynet_weights(model: SPyNet, path: str | os.PathLike[str] | None = Non
         DataError: the file is not a SPyNet state dict (missing or unexpected keys are named).
     """
     file = resolve_weights(SPYNET_WEIGHTS, path)
-    state = load_weights_only(file)
+    state = load_torch_file(file, "PyTorch checkpoint")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

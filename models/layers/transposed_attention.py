@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulator.errors import ConfigError, DataError
+
 
 class LayerNorm2d(nn.Module):
     """Per-pixel layer norm over channels; ``[N, C, H, W] -> [N, C, H, W]``.
@@ -67,7 +69,7 @@ class TransposedAttention(nn.Module):
                  depthwise: bool = True) -> None:
         super().__init__()
         if channels % heads:
-            raise ValueError(f"TransposedAttention: {channels} channels do not split into {heads} heads")
+            raise ConfigError(f"TransposedAttention: {channels} channels do not split into {heads} heads")
         self.heads, self.cross = heads, cross
         self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
         if cross:
@@ -83,11 +85,11 @@ class TransposedAttention(nn.Module):
     def _qkv(self, x: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
         if not self.cross:
             if context is not None:
-                raise ValueError("TransposedAttention(cross=False) takes no context; build it with cross=True")
+                raise ConfigError("TransposedAttention(cross=False) takes no context; build it with cross=True")
             return self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
         context = x if context is None else context
         if context.shape != x.shape:
-            raise ValueError(f"TransposedAttention: context {tuple(context.shape)} != queries {tuple(x.shape)}")
+            raise DataError(f"TransposedAttention: context {tuple(context.shape)} != queries {tuple(x.shape)}")
         return (self.q_dwconv(self.q(x)), *self.kv_dwconv(self.kv(context)).chunk(2, dim=1))
 
     def attention_map(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:

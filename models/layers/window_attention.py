@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulator.errors import ConfigError, DataError
+
 MASKED = -100.0  # added to the logits of token pairs a shifted window must keep apart (Swin's value)
 
 
@@ -26,7 +28,7 @@ def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
     """
     n, h, w, c = x.shape
     if h % window or w % window:
-        raise ValueError(f"window_partition: grid {h}x{w} is not a multiple of the window {window}")
+        raise DataError(f"window_partition: grid {h}x{w} is not a multiple of the window {window}")
     x = x.view(n, h // window, window, w // window, window, c)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, c)
 
@@ -48,7 +50,7 @@ def shifted_window_mask(height: int, width: int, window: int, shift: int,
     when both come from the same region and ``-100`` otherwise. ``shift = 0`` gives an all-zero mask.
     """
     if not 0 <= shift < window:
-        raise ValueError(f"shift {shift} must lie in [0, window={window})")
+        raise ConfigError(f"shift {shift} must lie in [0, window={window})")
     regions = torch.zeros(1, height, width, 1, device=device)
     if shift > 0:
         bands = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
@@ -90,7 +92,7 @@ class WindowAttention(nn.Module):
     def __init__(self, dim: int, window: int, heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
         if dim % heads:
-            raise ValueError(f"WindowAttention: dim {dim} is not divisible by heads {heads}")
+            raise ConfigError(f"WindowAttention: dim {dim} is not divisible by heads {heads}")
         self.dim, self.window, self.heads = dim, window, heads
         self.scale = (dim // heads) ** -0.5
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
@@ -142,7 +144,7 @@ class SwinBlock(nn.Module):
                  qkv_bias: bool = True) -> None:
         super().__init__()
         if not 0 <= shift < window:
-            raise ValueError(f"SwinBlock: shift {shift} must lie in [0, window={window})")
+            raise ConfigError(f"SwinBlock: shift {shift} must lie in [0, window={window})")
         self.window, self.shift = window, shift
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, window, heads, qkv_bias)

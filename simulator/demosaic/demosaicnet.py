@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simulator.bayer import unpack
 from simulator.checks import check_image
 from simulator.errors import DataError
-from simulator.bayer import unpack
-from simulator.weights import WeightSpec, load_weights_only, resolve_weights
+from simulator.files import load_torch_file
+from simulator.weights import WeightSpec, resolve_weights
 
 DEMOSAICNET_WEIGHTS = WeightSpec(
     name="DemosaicNet (Bayer)",
@@ -116,7 +117,7 @@ def load_demosaicnet(weights: str | os.PathLike[str] | None = None, device: torc
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, device: str) -> BayerDemosaicNet:
-    state = load_weights_only(path, "state dict")
+    state = load_torch_file(path, "PyTorch state dict")
     net = BayerDemosaicNet()
     if not isinstance(state, dict):
         raise DataError(f"{path}: expected a DemosaicNet state dict, got {type(state).__name__}")

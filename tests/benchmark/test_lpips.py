@@ -119,7 +119,7 @@ def test_first_conv_feature_by_hand(weight_files):
               / torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)).numpy()[0]
     padded = np.pad(scaled, ((0, 0), (2, 2), (2, 2)))
     w, b = alexnet_state()["features.0.weight"].double().numpy(), alexnet_state()["features.0.bias"].double().numpy()
-    taps = model.net(((x - model.shift) / model.scale))
+    taps = model.net((x - model.shift) / model.scale)
     positive = 0
     for c, i, j in ((0, 0, 0), (17, 5, 9), (63, 14, 18), (5, 7, 3), (40, 2, 11), (31, 9, 0), (50, 14, 1), (9, 3, 15)):
         patch = padded[:, 4 * i : 4 * i + 11, 4 * j : 4 * j + 11]

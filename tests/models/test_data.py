@@ -1,8 +1,7 @@
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
-
-import numpy as np
 
 from models.data import AUGMENT_MODES, BracketDataset, _augment, augment_published, published_batch_flips
 from simulator.bayer import pack, unpack

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from models import build_model
+from models import model_spec
 from models.inference import tile_for_budget, tiled_forward
 
 
@@ -31,8 +31,7 @@ def test_tiles_equal_the_untiled_forward_when_the_overlap_covers_the_receptive_f
 
 
 def test_tmrnet_tile_covering_the_image_is_the_untiled_forward_and_tiles_stay_close():
-    model = build_model("tmrnet", mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1,
-                        reconstruction_blocks=1).eval()
+    model = model_spec("tmrnet").build_tiny().eval()
     with torch.no_grad():
         model.learn_para.fill_(0.5)
     raws = torch.rand(1, 5, 4, 48, 64)
@@ -44,8 +43,7 @@ def test_tmrnet_tile_covering_the_image_is_the_untiled_forward_and_tiles_stay_cl
 
 
 def test_plus_model_is_stitched_at_four_times_the_size():
-    model = build_model("tmrnet_plus", mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1,
-                        reconstruction_blocks=1).eval()
+    model = model_spec("tmrnet_plus").build_tiny().eval()
     raws = torch.rand(1, 5, 4, 40, 40)
     assert tiled_forward(model, raws, tile=24, overlap=8).shape == (1, 4, 160, 160)
 
@@ -57,8 +55,7 @@ def test_budget_gives_larger_tiles_for_more_memory():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_tiles_match_cpu():
-    model = build_model("tmrnet", mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1,
-                        reconstruction_blocks=1).eval()
+    model = model_spec("tmrnet").build_tiny().eval()
     raws = torch.rand(1, 5, 4, 48, 64)
     cpu = tiled_forward(model, raws, tile=32, overlap=16)
     torch.backends.cudnn.allow_tf32 = False

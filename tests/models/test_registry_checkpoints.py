@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from models import build_model, list_models, parameter_count
+from models import build_model, list_models, model_spec, parameter_count
 from models.checkpoints import load_checkpoint, read_state_dict
 from simulator.errors import DataError, UnknownNameError
 
-TINY = dict(mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1, reconstruction_blocks=1)
+TINY = dict(model_spec("tmrnet").tiny)
 
 
 def test_registry_builds_by_name_with_arguments():

@@ -8,14 +8,14 @@ import pytest
 import torch
 import yaml
 
+from models import model_spec
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
 from simulator.dataset import generate_dataset
-from simulator.errors import ConfigError, DataError, UnknownNameError
+from simulator.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.settings import load_simulation_config
 
-TINY_TMRNET = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
-               "model.reconstruction_blocks=1"]
+TINY_TMRNET = model_spec("tmrnet").tiny_overrides()  # ["model.mid_channels=8", ...]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(data, 
     train(_config(data, "train.iters=1"), tmp_path / "once")
     with pytest.raises(DataError, match="already holds a run"):
         train(_config(data, "train.iters=1"), tmp_path / "once")
-    with pytest.raises(DataError, match="no training data"):
+    with pytest.raises(ConfigError, match="no training data"):
         train(load_run_config(overrides=TINY_TMRNET), tmp_path / "nodata")
 
 
@@ -165,13 +165,13 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint(data,
 
     calls, original = [], runner.training_loss
 
-    def loss_turning_nan(model, output, gt, kind):
+    def loss_turning_nan(behaviour, output, extras, gt, kind):
         calls.append(1)
-        loss = original(model, output, gt, kind)
+        loss = original(behaviour, output, extras, gt, kind)
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(runner, "training_loss", loss_turning_nan)
-    with pytest.raises(DataError, match="the loss is nan at step 3"):
+    with pytest.raises(TrainingError, match="the loss is nan at step 3"):
         train(_config(data, "train.iters=6", "train.save_every=1"), tmp_path / "diverged")
     assert load_training_state(tmp_path / "diverged" / "checkpoints" / "last.pt")["scheduler"]["step"] == 2
 

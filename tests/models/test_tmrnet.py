@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.tmrnet import TMRNet, TMRNetPlus
+from models import MODELS
+from models.tmrnet import TMRNet
 
-CASES = {"syn": (TMRNet, 13_285_704), "synplus": (TMRNetPlus, 13_581_192)}
+CASES = {"syn": (MODELS["tmrnet"], 13_285_704), "synplus": (MODELS["tmrnet_plus"], 13_581_192)}
 
 
 @pytest.mark.parametrize("task", CASES)
@@ -44,5 +45,5 @@ def test_frames_and_ratio_are_arguments_and_gradients_reach_every_parameter():
     out.abs().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing
-    plus = TMRNetPlus(mid_channels=8, extract_blocks=1, shared_blocks=1, frame_blocks=1, reconstruction_blocks=1)
+    plus = MODELS["tmrnet_plus"](**MODELS.spec("tmrnet_plus").tiny)
     assert plus(torch.rand(1, 5, 4, 8, 8)).shape == (1, 4, 32, 32)

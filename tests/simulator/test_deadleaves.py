@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from simulator.deadleaves import (LayeredScene, SceneLayer, dead_leaves_layers, dead_leaves_scene, dead_leaves_video,
-                                  power_law_field, sample_radii)
+from simulator.deadleaves import (
+    LayeredScene,
+    SceneLayer,
+    dead_leaves_layers,
+    dead_leaves_scene,
+    dead_leaves_video,
+    power_law_field,
+    sample_radii,
+)
 from simulator.errors import DataError
 
 

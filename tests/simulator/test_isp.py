@@ -84,8 +84,8 @@ def test_float64_and_float32_agree(official):
     "bad,message",
     [
         (torch.zeros(3, 7, 8), "even height and width"),
-        (torch.zeros(4, 8, 8), "expected 3 channels"),
-        (torch.zeros(8, 8), r"expected shape \[\.\.\., C, H, W\]"),
+        (torch.zeros(4, 8, 8), r"expected shape \[\.\.\., 3, H, W\], got \(4, 8, 8\)"),
+        (torch.zeros(8, 8), r"expected shape \[\.\.\., 3, H, W\], got \(8, 8\)"),
         (torch.zeros(3, 8, 8, dtype=torch.int32), "floating-point"),
         (torch.full((3, 8, 8), float("nan")), "NaN or infinite"),
         (np.zeros((3, 8, 8), np.float32), "expected a torch.Tensor, got ndarray"),
@@ -100,7 +100,7 @@ def test_unprocess_rejects_bad_input(bad, message):
 
 def test_process_rejects_bad_input_and_unknown_demosaicer():
     meta = sample_camera("bracketire", torch.Generator().manual_seed(0))
-    with pytest.raises(DataError, match=r"^packed: expected 4 channels"):
+    with pytest.raises(DataError, match=r"^packed: expected shape \[\.\.\., 4, H, W\]"):
         process(torch.zeros(3, 4, 4), meta)
     with pytest.raises(DataError, match=r"^packed: 1 value\(s\) are NaN or infinite"):
         process(torch.zeros(4, 4, 4).index_put_((torch.tensor([0]),) * 3, torch.tensor(float("inf"))), meta)

@@ -19,7 +19,12 @@ pytest.importorskip("rawpy")
 
 from simulator.real import detect_raw_layout, exposure_scales, iter_raw_brackets, render_real  # noqa: E402
 from simulator.real.render import (  # noqa: E402
-    apply_gamma, apply_tone_curve, fix_orientation, normalize_mosaic, render_stages, xyz_to_srgb,
+    apply_gamma,
+    apply_tone_curve,
+    fix_orientation,
+    normalize_mosaic,
+    render_stages,
+    xyz_to_srgb,
 )
 
 SCENES = ("scene_a_grbg", "scene_b_rggb")
