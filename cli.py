@@ -17,7 +17,7 @@ import click
 
 from benchmark.protocols import protocol_names
 from simulator import __version__
-from simulator.errors import BracketIREError, ConfigError, DataError
+from simulator.core.errors import BracketIREError, ConfigError, DataError
 
 
 def _one_line(err: BaseException) -> str:
@@ -85,7 +85,7 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
               help="Import your own Python file first (it registers models, noise models, metrics, ...).")
 def cli(plugins: tuple[Path, ...]) -> None:
     """BracketIRE Toolkit: simulate bracketed RAW data, train restoration models, benchmark them."""
-    from simulator.plugins import load_plugin
+    from simulator.core.plugins import load_plugin
 
     for path in plugins:
         load_plugin(path)
@@ -206,7 +206,7 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
 def train(model_name: str | None, data: Path | None, out: Path, config_path: Path | None, iters: int | None,
           resume: bool, overrides: tuple[str, ...]) -> None:
     """Train a registered model with the published recipe; the run folder holds config, log and checkpoints."""
-    from benchmark.training import train_model
+    from benchmark.validation import train_model
     from models.train_config import load_run_config
 
     extra = [*([f"data.root={data}"] if data else []), *([f"train.iters={iters}"] if iters else [])]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from simulator.weights import WEIGHT_FILES
+from simulator.core.weights import WEIGHT_FILES
 
 for _name, _target in (("alexnet", "benchmark.lpips:ALEXNET_WEIGHTS"), ("lpips_alex", "benchmark.lpips:LPIPS_HEADS_WEIGHTS")):
     if _name not in WEIGHT_FILES:
@@ -18,7 +18,7 @@ _PUBLIC = {  # name -> "module:attribute", imported on first use (importing the 
     "bench": "benchmark.bench:bench",
     "create_metric": "benchmark.metrics:create_metric",
     "get_protocol": "benchmark.protocols:get_protocol",
-    "make_validator": "benchmark.training:make_validator",
+    "make_validator": "benchmark.validation:make_validator",
     "METRICS": "benchmark.metrics:METRICS",
     "PROTOCOLS": "benchmark.protocols:PROTOCOLS",
     "register_metric": "benchmark.metrics:register_metric",

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 JUNK_PREFIX = "__MACOSX/"

@@ -35,12 +35,12 @@ from models.inference import tiled_forward
 from models.run_checks import check_device
 from models.train_config import _check_model_args as check_model_args
 from simulator.camera import CameraMeta
+from simulator.core.errors import ConfigError, DataError, WeightsNotFoundError
+from simulator.core.files import runs_dir as default_runs_dir
+from simulator.core.weights import cache_dir, resolve_weights, sha256_of
 from simulator.dataset import manifest_path
-from simulator.errors import ConfigError, DataError, WeightsNotFoundError
-from simulator.files import runs_dir as default_runs_dir
 from simulator.layout import list_frames, read_frame
 from simulator.ownership import check_replaceable
-from simulator.weights import cache_dir, resolve_weights, sha256_of
 
 _BENCHMARK_SETTINGS = ["output.size=[640, 384]", "num_samples=4", "seed=2024", "output.previews=true"]
 BUILTIN_BENCHMARKS = {  # version -> (cache folder, overrides of the bracketire preset)

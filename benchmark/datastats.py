@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.layout import exposure_files, read_frame
 
 BLOCK = 8  # block side (packed pixels) of the noise fit

@@ -18,10 +18,10 @@ import numpy as np
 from benchmark.images import write_png16
 from benchmark.protocols import Protocol
 from benchmark.scoring import GT_FILE
-from simulator.errors import DataError
+from simulator.core.errors import DataError
+from simulator.core.weights import cache_dir, sha256_of
 from simulator.layout import list_frames, read_frame
 from simulator.render import to_uint16, tonemap_raw
-from simulator.weights import cache_dir, sha256_of
 
 GT_WHITE = 16.0  # the published timing: the shortest frame's white on the unit frame's scale
 

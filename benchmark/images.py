@@ -14,8 +14,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from simulator.errors import DataError
-from simulator.files import write_atomic
+from simulator.core.errors import DataError
+from simulator.core.files import write_atomic
 from simulator.quiet import native_output_silenced, quiet_opencv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,15 +11,15 @@ from models.complexity import model_complexity
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
+from simulator.core.errors import WeightsNotFoundError
+from simulator.core.registry import Registry
+from simulator.core.weights import WEIGHT_FILES, WeightSpec, resolve_weights
 from simulator.demosaic import DEMOSAICERS
 from simulator.eld import eld_preset_names, load_eld_preset
-from simulator.errors import WeightsNotFoundError
 from simulator.interpolate import INTERPOLATORS
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS
-from simulator.registry import Registry
 from simulator.scenes import SOURCE_NAMES
 from simulator.settings import preset_names
-from simulator.weights import WEIGHT_FILES, WeightSpec, resolve_weights
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from simulator.camera import CameraMeta
-from simulator.errors import ConfigError, DataError, MissingDependencyError
+from simulator.core.errors import ConfigError, DataError, MissingDependencyError
 from simulator.layout import exposure_files, list_frames, read_frame
 
 LAYOUTS = ("synthetic", "ntire", "real", "camera")

@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.metrics import UINT16_MAX, MetricUnavailableError, check_pair
-from simulator.errors import DataError, WeightsNotFoundError
-from simulator.files import load_torch_file
-from simulator.weights import WeightSpec, cache_dir, resolve_weights
+from simulator.core.errors import DataError, WeightsNotFoundError
+from simulator.core.files import load_torch_file
+from simulator.core.weights import WeightSpec, cache_dir, resolve_weights
 
 ALEXNET_WEIGHTS = WeightSpec(
     name="AlexNet (torchvision, ImageNet)",

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from simulator.checks import check_shape
-from simulator.errors import ConfigError, DataError, MetricUnavailableError
-from simulator.registry import Registry, unknown_name
+from simulator.core.checks import check_shape
+from simulator.core.errors import ConfigError, DataError, MetricUnavailableError
+from simulator.core.registry import Registry, unknown_name
 
 UINT16_MAX = 65535.0
 

@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from benchmark.images import write_bytes_atomic
-from simulator.errors import DataError
-from simulator.weights import sha256_of
+from simulator.core.errors import DataError
+from simulator.core.weights import sha256_of
 
 MANIFEST = "predict.json"
 FOLDERS = ("png16", "preview", "hdr")

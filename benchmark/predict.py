@@ -29,8 +29,8 @@ from benchmark.outputs import OutputFolder, encode_png, preview_of
 from benchmark.protocols import get_protocol
 from benchmark.render import render_png_array
 from models.inference import tiled_forward
-from simulator.errors import DataError
-from simulator.weights import sha256_of
+from simulator.core.errors import DataError
+from simulator.core.weights import sha256_of
 
 README = "readme.txt"
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)  # fixed entry dates: the same results give the same archive bytes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.registry import Registry
+from simulator.core.registry import Registry
 
 
 @dataclass(frozen=True)

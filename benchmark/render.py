@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from simulator.camera import CameraMeta
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.render import UINT16_MAX, to_uint16, tonemap_raw
 
 __all__ = ["UINT16_MAX", "pad_border", "render_device", "render_png_array", "render_png_arrays", "to_uint16", "tonemap_raw"]

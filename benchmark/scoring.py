@@ -37,7 +37,7 @@ from benchmark.archive import ArchiveLimits, is_junk, open_submission
 from benchmark.images import check_png16, crop_border, read_png16, write_bytes_atomic
 from benchmark.metrics import MetricUnavailableError, create_metric, set_metric_threads
 from benchmark.protocols import Protocol, get_protocol
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 GT_FILE = "rgb_vis_gt.png"
 SPLIT = "Test"

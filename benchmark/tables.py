@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.images import write_bytes_atomic
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 MISSING = "n/a"  # how an unavailable metric is shown in Markdown and LaTeX
 _FLOAT_FORMAT = "{:.4f}"

@@ -18,11 +18,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from simulator.checks import check_image, check_shape
 from simulator.color import mu_law
-from simulator.errors import DataError
+from simulator.core.checks import check_image, check_shape
+from simulator.core.errors import DataError
 
-GAMMA = 1 / 2.2
+INVERSE_DISPLAY_GAMMA = 1 / 2.2
 
 
 def mu_law_l1(output: torch.Tensor, gt: torch.Tensor, white: float = 16.0, mu: float = 5000.0) -> torch.Tensor:
@@ -63,7 +63,7 @@ def check_exposures(exposures: torch.Tensor, frames: int, batch: int | None = No
     return e
 
 
-def exposure_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor,
+def normalization_gains(frames: int, exposure_ratio: float, unit_frame: int, like: torch.Tensor,
                    exposures: torch.Tensor | None = None) -> torch.Tensor:
     """Per-frame gains to the unit frame's scale, with ``like``'s dtype and device.
 
@@ -81,13 +81,13 @@ def normalize_exposures(raws: torch.Tensor, exposure_ratio: float = 4.0, unit_fr
                         exposures: torch.Tensor | None = None) -> torch.Tensor:
     """``raws [B, T, C, h, w]`` as stored -> every frame on the unit frame's scale (same shape).
 
-    ``exposures``: measured relative exposures ``[T]`` or ``[B, T]`` (see :func:`exposure_gains`), else the
+    ``exposures``: measured relative exposures ``[T]`` or ``[B, T]`` (see :func:`normalization_gains`), else the
     fixed ``exposure_ratio``.
     """
     frames = raws.shape[1]
     if exposures is not None:
         check_exposures(exposures, frames, raws.shape[0])
-    return raws * exposure_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws, exposures)
+    return raws * normalization_gains(frames, exposure_ratio, default_unit_frame(frames, unit_frame), raws, exposures)
 
 
 def gamma_compress(x: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,7 @@ def gamma_compress(x: torch.Tensor) -> torch.Tensor:
     """
     positive = x > 0
     safe = torch.where(positive, x, torch.ones_like(x))
-    return torch.where(positive, safe**GAMMA, torch.zeros_like(x))
+    return torch.where(positive, safe**INVERSE_DISPLAY_GAMMA, torch.zeros_like(x))
 
 
 def with_gamma(frames: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,8 @@ import os
 import torch
 from torch import nn
 
-from simulator.errors import DataError
-from simulator.files import load_torch_file
+from simulator.core.errors import DataError
+from simulator.core.files import load_torch_file
 
 _WRAPPERS = ("state_dict", "params_ema", "params", "model")
 _PREFIXES = ("module.", "netTMRNet.", "generator.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bracket import check_exposures, exposure_gains
+from models.bracket import check_exposures, normalization_gains
 
 # Mid-range levels of the published iso1600near law (u = 0.5, z = 0), in normalised RAW units
 DEFAULT_SHOT, DEFAULT_READ = 0.0024, 1.76e-5
@@ -29,7 +29,7 @@ class _Bracket(nn.Module):
         ``exposures [T]`` / ``[B, T]`` (see ``models/bracket.py``)."""
         if exposures is not None:
             check_exposures(exposures, frames, like.shape[0])
-        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
+        return normalization_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
 
 
 class ReferenceFrame(_Bracket):

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.layout import STORED_WHITE, list_frames, read_frame
 
 AUGMENT_MODES = ("bayer", "published", "none")

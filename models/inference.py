@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 # float32 activations, ~17 live feature maps per channel and frame: TMRNet (64 channels, 5 frames) on a
 # 256x256 packed input peaks 1344 MiB above the built model on CPU (perf/tmrnet.py), 21.5 KB per pixel

@@ -9,7 +9,7 @@ network at its native input with the parameter count of ``shared/model_cards.md`
 from __future__ import annotations
 
 from models.spec import ModelRegistry, ModelSpec
-from simulator.weights import WEIGHT_FILES
+from simulator.core.weights import WEIGHT_FILES
 
 _TMRNET_TINY = {"mid_channels": 8, "extract_blocks": 1, "shared_blocks": 1, "frame_blocks": 1,
                 "reconstruction_blocks": 1}

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from models.train_config import RunConfig
-from simulator.errors import BracketIREError, ConfigError, DataError, TrainingError
+from simulator.core.errors import BracketIREError, ConfigError, DataError, TrainingError
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 CHECKPOINT_KEYS = ("params", "optimizer", "scaler", "scheduler", "rng")
@@ -68,15 +68,15 @@ def check_run_config(config: RunConfig) -> None:
         ConfigError: the first bad setting, naming its key and value and what was expected.
     """
     t, d = config.train, config.data
-    for key in ("iters", "batch_size", "schedule_steps", "log_every", "save_every"):
+    for key in ("iters", "batch_size", "schedule_epochs", "log_every", "save_every"):
         _integer(f"train.{key}", getattr(t, key), 1)
-    for key in ("warmup_steps", "flow_warmup_iters", "val_every", "seed"):
+    for key in ("warmup_epochs", "flow_warmup_iters", "val_every", "seed"):
         _integer(f"train.{key}", getattr(t, key), 0)
     _integer("train.patch", t.patch, 2)
     if t.patch % 2:
         raise ConfigError(f"train.patch={t.patch}; expected an even number of packed pixels")
-    if t.warmup_steps > t.schedule_steps:
-        raise ConfigError(f"train.warmup_steps={t.warmup_steps}; expected at most train.schedule_steps={t.schedule_steps}")
+    if t.warmup_epochs > t.schedule_epochs:
+        raise ConfigError(f"train.warmup_epochs={t.warmup_epochs}; expected at most train.schedule_epochs={t.schedule_epochs}")
     _number("train.lr", t.lr, 0.0, open_low=True)
     _number("train.lr_min", t.lr_min, 0.0, t.lr)
     _number("train.warmup_lr", t.warmup_lr, 0.0)

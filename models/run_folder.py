@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.lock import OutputLock
 from simulator.ownership import (
     RUN_MARKER,

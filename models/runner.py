@@ -47,8 +47,8 @@ from models.run_folder import open_run_folder, roll_back_log
 from models.train_config import RunConfig, learning_rate, save_run_config
 from models.training import DEFAULT_TRAINING, TrainingBehaviour
 from simulator import __version__
-from simulator.errors import ConfigError, DataError, MissingDependencyError, TrainingError
-from simulator.files import load_torch_file, save_torch_atomic
+from simulator.core.errors import ConfigError, DataError, MissingDependencyError, TrainingError
+from simulator.core.files import load_torch_file, save_torch_atomic
 
 Validator = Callable[[nn.Module, int], dict[str, float]]
 

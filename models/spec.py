@@ -21,9 +21,9 @@ from torch import nn
 if TYPE_CHECKING:
     from models.training import TrainingBehaviour
 
-from simulator.errors import ConfigError
-from simulator.registry import Registry, first_doc_line
-from simulator.weights import WeightSpec
+from simulator.core.errors import ConfigError
+from simulator.core.registry import Registry, first_doc_line
+from simulator.core.weights import WeightSpec
 
 
 def _resolve(target: Any) -> Any:

@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.bracket import check_exposures, check_raws, exposure_gains, packed_to_rgb, with_gamma
+from models.bracket import check_exposures, check_raws, normalization_gains, packed_to_rgb, with_gamma
 from models.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.errors import ConfigError
-from simulator.weights import WeightSpec
+from simulator.core.errors import ConfigError
+from simulator.core.weights import WeightSpec
 
 _HOW_TO_GET = ("Download {file} from the BracketIRE repository's README (github.com/cszhilu1998/BracketIRE, Baidu "
                "or TeraBox links), then pass --weights PATH, set ${env} or put it in the cache folder "
@@ -102,16 +102,16 @@ class TMRNet(nn.Module):
             self.upsample2 = PixelShufflePack(c, c, 2, 3)
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
-    def exposure_gains(self, frames: int, like: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
+    def normalization_gains(self, frames: int, like: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         """``[1, T, 1, 1, 1]`` gains ``exposure_ratio ** (unit_frame - t)``, or ``[B, T, 1, 1, 1]``
         ``exposures[:, unit_frame] / exposures[:, t]`` for measured ``exposures [B, T]`` (``models/bracket.py``)."""
         if exposures is not None:
             check_exposures(exposures, frames, like.shape[0])
-        return exposure_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
+        return normalization_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
 
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
         check_raws(raws, self.num_frames)
-        return self.forward_normalized(raws * self.exposure_gains(raws.shape[1], raws, exposures))
+        return self.forward_normalized(raws * self.normalization_gains(raws.shape[1], raws, exposures))
 
     def forward_normalized(self, lqs: torch.Tensor) -> torch.Tensor:
         """The network on exposure-normalised frames ``[B, T, 4, h, w]`` (what the published code feeds it)."""

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import yaml
 
-from simulator.config import _coerce as coerce_value
-from simulator.config import apply_overrides, from_dict, to_dict
-from simulator.errors import ConfigError
-from simulator.files import read_yaml, write_text_atomic
+from simulator.core.config import _coerce as coerce_value
+from simulator.core.config import apply_overrides, from_dict, to_dict
+from simulator.core.errors import ConfigError
+from simulator.core.files import read_yaml, write_text_atomic
+from simulator.core.registry import unknown_name
 from simulator.layout import STORED_WHITE
-from simulator.registry import unknown_name
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class TrainSection:
     lr: float = 1e-4
     lr_min: float = 1e-6
     warmup_lr: float = 1e-5  # first learning rate of the warm-up
-    schedule_steps: int = 400  # the cosine is stepped this many times over the run (published: once per epoch)
-    warmup_steps: int = 5  # of those steps, linear warm-up (published: 5 epochs)
+    schedule_epochs: int = 400  # the cosine is stepped this many times over the run (published: once per epoch)
+    warmup_epochs: int = 5  # of those steps, linear warm-up (published: 5 epochs)
     weight_decay: float = 0.01  # AdamW
     betas: tuple[float, float] = (0.9, 0.999)
     loss: Literal["mu_law_l1", "l1"] = "mu_law_l1"  # published: L1 on mu_law(x / 16)
@@ -157,16 +157,16 @@ class _Sections:
 def learning_rate(step: int, train: TrainSection) -> float:
     """Learning rate at iteration ``step`` (0-based): the published warm-up + cosine, stepped.
 
-    The run is divided into ``schedule_steps`` equal parts ("epochs"); part ``e`` runs at
-    ``warmup_lr + e (lr - warmup_lr) / warmup_steps`` for ``e < warmup_steps``, else
-    ``lr_min + (lr - lr_min) (1 + cos(pi e / schedule_steps)) / 2`` (timm's ``CosineLRScheduler`` with
+    The run is divided into ``schedule_epochs`` equal parts ("epochs"); part ``e`` runs at
+    ``warmup_lr + e (lr - warmup_lr) / warmup_epochs`` for ``e < warmup_epochs``, else
+    ``lr_min + (lr - lr_min) (1 + cos(pi e / schedule_epochs)) / 2`` (timm's ``CosineLRScheduler`` with
     ``t_initial=400, warmup_t=5``, as the published scripts use it). With the defaults (200k iterations,
     400 parts) a part is exactly the published 500-iteration epoch.
     """
-    epoch = step * train.schedule_steps // max(train.iters, 1)
-    if epoch < train.warmup_steps:
-        return train.warmup_lr + epoch * (train.lr - train.warmup_lr) / train.warmup_steps
-    return train.lr_min + 0.5 * (train.lr - train.lr_min) * (1 + math.cos(math.pi * epoch / train.schedule_steps))
+    epoch = step * train.schedule_epochs // max(train.iters, 1)
+    if epoch < train.warmup_epochs:
+        return train.warmup_lr + epoch * (train.lr - train.warmup_lr) / train.warmup_epochs
+    return train.lr_min + 0.5 * (train.lr - train.lr_min) * (1 + math.cos(math.pi * epoch / train.schedule_epochs))
 
 
 def save_run_config(config: RunConfig, path: Path, version: str) -> None:

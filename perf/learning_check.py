@@ -30,9 +30,9 @@ TRAIN_FAMILIES = ("shapes", "builtin")
 
 def simulated(name: str, overrides: list[str]) -> Path:
     """A cached simulated dataset (``bracketire`` preset plus ``overrides``) under ``$BRACKETIRE_CACHE``."""
+    from simulator.core.weights import cache_dir
     from simulator.dataset import generate_dataset
     from simulator.settings import load_simulation_config
-    from simulator.weights import cache_dir
 
     root = cache_dir() / name
     generate_dataset(load_simulation_config("bracketire", overrides), root, resume=True, progress=False)

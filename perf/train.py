@@ -26,9 +26,9 @@ def tiny_overrides(name: str) -> list[str]:
 
 
 def training_data(size: int, samples: int) -> Path:
+    from simulator.core.weights import cache_dir
     from simulator.dataset import generate_dataset
     from simulator.settings import load_simulation_config
-    from simulator.weights import cache_dir
 
     root = cache_dir() / f"perf_train_{size}_{samples}"
     config = load_simulation_config("bracketire", [f"output.size=[{size},{size}]", f"num_samples={samples}",

@@ -36,9 +36,9 @@ def small_config(name: str) -> dict:
 
 
 def training_split(size: tuple[int, int], samples: int) -> Path:
+    from simulator.core.weights import cache_dir
     from simulator.dataset import generate_dataset
     from simulator.settings import load_simulation_config
-    from simulator.weights import cache_dir
 
     root = cache_dir() / f"zoo_train_{size[0]}x{size[1]}_{samples}"
     config = load_simulation_config("bracketire", [f"output.size=[{size[0]},{size[1]}]", f"num_samples={samples}",

@@ -14,13 +14,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 _PUBLIC = {  # name -> "module:attribute", imported on first use (importing the package stays cheap)
-    "BracketIREError": "simulator.errors:BracketIREError",
-    "ConfigError": "simulator.errors:ConfigError",
-    "DataError": "simulator.errors:DataError",
-    "Registry": "simulator.registry:Registry",
-    "WEIGHT_FILES": "simulator.weights:WEIGHT_FILES",
+    "BracketIREError": "simulator.core.errors:BracketIREError",
+    "ConfigError": "simulator.core.errors:ConfigError",
+    "DataError": "simulator.core.errors:DataError",
+    "Registry": "simulator.core.registry:Registry",
+    "WEIGHT_FILES": "simulator.core.weights:WEIGHT_FILES",
     "generate_dataset": "simulator.dataset:generate_dataset",
-    "load_plugin": "simulator.plugins:load_plugin",
+    "load_plugin": "simulator.core.plugins:load_plugin",
     "load_simulation_config": "simulator.settings:load_simulation_config",
     "simulate_sample": "simulator.pipeline:simulate_sample",
 }

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from simulator.errors import ConfigError, MissingDependencyError
+from simulator.core.errors import ConfigError, MissingDependencyError
 
 BACKENDS = ("loky", "threading", "multiprocessing", "dask", "ray")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from simulator.checks import check_image
-from simulator.errors import DataError
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
 
 # (row, column) of R, Gr, Gb, B inside the 2x2 tile, per CFA order.
 CFA_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {

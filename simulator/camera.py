@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from simulator.errors import DataError
-from simulator.registry import Registry
+from simulator.core.errors import DataError
+from simulator.core.registry import Registry
 
 # The reference camera's RGB -> camera matrix as float32, exactly as the published pipeline computes it.
 REFERENCE_RGB2CAM = (

@@ -23,9 +23,10 @@ import torch
 
 from simulator import __version__
 from simulator.backends import check_backend, parallel_results
-from simulator.config import to_dict
-from simulator.errors import BracketIREError, ConfigError, DataError
-from simulator.files import write_json_atomic
+from simulator.core.config import to_dict
+from simulator.core.errors import BracketIREError, ConfigError, DataError
+from simulator.core.files import write_json_atomic
+from simulator.core.weights import sha256_of
 from simulator.layout import write_frame
 from simulator.lock import OutputLock
 from simulator.ownership import WRITTEN_BY, check_output_folder, remove_ours, sweep_temporaries
@@ -33,7 +34,6 @@ from simulator.pipeline import simulate_sample
 from simulator.scenes import SceneSpec, list_scene_specs, load_scene_frames
 from simulator.settings import SimulationConfig
 from simulator.settings_checks import check_simulation_config
-from simulator.weights import sha256_of
 
 
 def manifest_path(out: str | Path, split: str = "Test") -> Path:

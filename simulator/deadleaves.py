@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import torch
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 R_MIN_FRACTION = 0.006  # smallest shape radius, fraction of the longer side (>= 1.5 px)
 R_MAX_FRACTION = 0.35  # largest shape radius, fraction of the longer side

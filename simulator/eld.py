@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from simulator.bayer import pack, unpack
-from simulator.checks import check_image
-from simulator.errors import DataError
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
 
 
 @dataclass(frozen=True)

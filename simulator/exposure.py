@@ -10,7 +10,7 @@ times (sub-frames 0 .. 340 in all, :func:`video_subframe_times`).
 
 from __future__ import annotations
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 
 
 def exposure_windows(frames: int = 5, ratio: float = 4.0) -> list[tuple[float, float]]:
@@ -23,7 +23,7 @@ def exposure_windows(frames: int = 5, ratio: float = 4.0) -> list[tuple[float, f
     return windows
 
 
-def exposure_gains(frames: int = 5, ratio: float = 4.0, unit_frame: int = 2) -> list[float]:
+def relative_exposures(frames: int = 5, ratio: float = 4.0, unit_frame: int = 2) -> list[float]:
     """Linear gain of each frame relative to the ground truth: ``ratio ** (t - unit_frame)``."""
     _check(frames, ratio)
     if not 0 <= unit_frame < frames:

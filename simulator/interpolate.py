@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from simulator.checks import check_image
 from simulator.color import mu_law
-from simulator.errors import DataError
-from simulator.registry import Registry
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
+from simulator.core.registry import Registry
 
 FLOW_TONEMAP_MU = 5000.0  # mu-law strength of the grey images the flow is computed on (the protocol's mu)
 FLOW_TONEMAP_PERCENTILE = 0.995  # luminance quantile (of both frames) mapped to white before the mu-law

@@ -22,8 +22,8 @@ import torch
 
 from simulator.bayer import mosaic
 from simulator.camera import CameraMeta
-from simulator.checks import check_image
 from simulator.color import apply_ccm, linear_to_srgb, srgb_to_linear
+from simulator.core.checks import check_image
 from simulator.demosaic import demosaic
 
 HIGHLIGHT_INFLECTION = 0.9  # grey level above which the inverse white balance fades to 1

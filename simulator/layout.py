@@ -11,7 +11,7 @@
         x2/raw_*.npy, x4/raw_*.npy                               BracketIRE+ inputs (x4 is read)
 
 On disk arrays are channels-last ``(h, w, 4)``; in memory they are channels-first ``[4, h, w]``. This
-module is the only place that converts. Readers never unpickle user files (see ``simulator.safe_npy``).
+module is the only place that converts. Readers never unpickle user files (see ``simulator.core.safe_npy``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from simulator.camera import CameraMeta
-from simulator.errors import DataError
+from simulator.core.errors import DataError
+from simulator.core.safe_npy import load_array, load_legacy_dict
 from simulator.ownership import apply_umask
-from simulator.safe_npy import load_array, load_legacy_dict
 
 STORED_BIT_DEPTH = 10  # the published RAW frames are 10-bit integers ...
 STORED_WHITE = float(2**STORED_BIT_DEPTH - 1)  # ... so their white level is 1023

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from simulator.checks import check_image
-from simulator.errors import DataError
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
 from simulator.interpolate import INTERPOLATORS, interpolate_frames  # re-exported for the pipeline
 
 __all__ = [

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import torch
 
-from simulator.checks import check_image
-from simulator.errors import DataError
-from simulator.registry import Registry
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
+from simulator.core.registry import Registry
 
 ISO1600NEAR_SHOT = (0.0012, 0.0048)
 ISO1600NEAR_READ_LINE = (1.869, 0.3276)  # slope, intercept of log read against log shot

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 
 WRITTEN_BY = "bracketire"
 SAMPLE_MARKER = "sample.json"

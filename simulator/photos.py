@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from simulator.errors import DataError, MissingDependencyError
+from simulator.core.errors import DataError, MissingDependencyError
 from simulator.sources import ldr_to_linear
 
 PHOTOS = {  # name -> licence (from the skimage.data docstrings, scikit-image 0.26)
@@ -36,7 +36,7 @@ def load_photo(name: str, highlight_gain: float = 1.0) -> torch.Tensor:
         MissingDependencyError: scikit-image is not installed (``pip install scikit-image``).
     """
     if name not in PHOTOS:
-        from simulator.registry import unknown_name
+        from simulator.core.registry import unknown_name
 
         raise unknown_name("photo", name, photo_names())
     try:

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 
 from simulator.bayer import mosaic
 from simulator.camera import CameraMeta, sample_camera
-from simulator.errors import DataError
-from simulator.exposure import exposure_gains, exposure_multiples, exposure_windows, video_subframe_times
+from simulator.core.errors import DataError
+from simulator.exposure import exposure_multiples, exposure_windows, relative_exposures, video_subframe_times
 from simulator.isp import linear_rgb_to_camera
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS, NoiseLevels, quantize
 from simulator.settings import SimulationConfig
@@ -124,7 +124,7 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         raise DataError(f"scene frames have shape {tuple(frames.shape)}; expected [K, 3, {height}, {width}]")
     exp, motion, noise = config.exposure, config.motion, config.noise
     windows = exposure_windows(exp.frames, exp.ratio)
-    gains = exposure_gains(exp.frames, exp.ratio, exp.unit_frame)
+    gains = relative_exposures(exp.frames, exp.ratio, exp.unit_frame)
     multiples = exposure_multiples(exp.frames, exp.ratio)
     if (noise.shot_noise is None) != (noise.read_noise is None):
         raise DataError("noise.shot_noise and noise.read_noise must be given together (or neither)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.isp import process
 from simulator.noise import dequantize
 from simulator.pipeline import BracketSample

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from simulator.camera import CameraMeta
-from simulator.checks import check_image
 from simulator.color import mu_law
+from simulator.core.checks import check_image
 from simulator.isp import process
 
 UINT16_MAX = 65535.0

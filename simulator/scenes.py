@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from simulator.core.errors import DataError
 from simulator.deadleaves import dead_leaves_scene, dead_leaves_video
-from simulator.errors import DataError
 from simulator.settings import SimulationConfig
 from simulator.sources import (
     HDR_SUFFIXES,
@@ -70,7 +70,7 @@ def list_scene_specs(config: SimulationConfig) -> list[SceneSpec]:
     """The samples a configuration asks for, in a fixed order (at most ``num_samples``)."""
     source, limit = config.source, config.num_samples
     if source.name not in SOURCE_NAMES:
-        from simulator.registry import unknown_name
+        from simulator.core.registry import unknown_name
 
         raise unknown_name("source", source.name, SOURCE_NAMES)
     if source.name in PROCEDURAL:

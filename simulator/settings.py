@@ -11,9 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from simulator.config import load_config
-from simulator.errors import ConfigError
-from simulator.registry import unknown_name
+from simulator.core.config import load_config
+from simulator.core.errors import ConfigError
+from simulator.core.registry import unknown_name
 
 
 @dataclass(frozen=True)

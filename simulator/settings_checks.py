@@ -1,7 +1,7 @@
 """Every simulation setting checked before any work starts.
 
 A setting that every sample would trip over (an unknown noise model, ``exposure.frames=0``, a NaN ratio, a
-black level above the white level) is a :class:`~simulator.errors.ConfigError` raised here, once, before
+black level above the white level) is a :class:`~simulator.core.errors.ConfigError` raised here, once, before
 ``simulate`` creates a folder or draws a sample, never a "skipped source" per sample. Only problems of a
 single source file remain skippable (``source.on_error``).
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.settings import SimulationConfig
 
 MAX_BIT_DEPTH = 16  # stored as uint16
@@ -43,7 +43,7 @@ def _as_config_error(check, *args) -> object:  # type: ignore[no-untyped-def]
 
 
 def _check_source(config: SimulationConfig) -> None:
-    from simulator.registry import unknown_name
+    from simulator.core.registry import unknown_name
     from simulator.scenes import SOURCE_NAMES
 
     source = config.source
@@ -78,12 +78,12 @@ def _check_motion(config: SimulationConfig) -> None:
 
 
 def _check_exposure(config: SimulationConfig) -> None:
-    from simulator.exposure import exposure_gains, exposure_multiples
+    from simulator.exposure import exposure_multiples, relative_exposures
 
     exposure = config.exposure
     _finite("exposure.ratio", exposure.ratio)
     _as_config_error(exposure_multiples, exposure.frames, exposure.ratio)
-    _as_config_error(exposure_gains, exposure.frames, exposure.ratio, exposure.unit_frame)
+    _as_config_error(relative_exposures, exposure.frames, exposure.ratio, exposure.unit_frame)
 
 
 def _check_noise(config: SimulationConfig) -> None:

@@ -1,7 +1,7 @@
 """Scene sources: linear HDR RGB images from files or made procedurally.
 
 Every loader returns a float32 tensor ``[3, H, W]``: linear light in sRGB primaries, >= 0, unbounded
-(1 is nominal white of the middle exposure). Bad files raise :class:`~simulator.errors.DataError`
+(1 is nominal white of the middle exposure). Bad files raise :class:`~simulator.core.errors.DataError`
 naming the file.
 
 * HDR stills: OpenEXR (``.exr``, through the OpenEXR package: OpenCV's wheels have no EXR codec),
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from simulator.color import srgb_to_linear
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.quiet import native_output_silenced, quiet_opencv
 
 quiet_opencv()

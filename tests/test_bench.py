@@ -61,7 +61,7 @@ def test_published_weights_are_found_through_their_environment_variable(env, tmp
 
 def test_builtin_benchmark_versions_have_their_own_data_and_checksum(env):
     from benchmark.bench import bench, builtin_benchmark
-    from simulator.errors import ConfigError
+    from simulator.core.errors import ConfigError
 
     v1, v2 = builtin_benchmark(version=1), builtin_benchmark(version=2)
     assert v1 != v2 and (v1 / "Test" / "shapes").is_dir() and (v2 / "Test" / "builtin").is_dir()

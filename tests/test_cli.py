@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import cli
 from simulator import __version__
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from tests.conftest import REPO
 
 

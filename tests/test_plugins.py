@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 import cli
 from models import MODELS
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
+from simulator.core.plugins import load_plugin
 from simulator.noise import NOISE_MODELS
-from simulator.plugins import load_plugin
 
 PLUGIN = textwrap.dedent('''
     import torch
@@ -114,7 +114,7 @@ def test_a_plugin_that_is_not_a_python_file_is_a_config_error(tmp_path):
 
 
 def test_registering_a_taken_name_is_refused_and_a_typo_gets_a_did_you_mean():
-    from simulator.errors import UnknownNameError
+    from simulator.core.errors import UnknownNameError
 
     with pytest.raises(ConfigError, match="already registered"):
         NOISE_MODELS.register("eld", "simulator.eld:add_eld_noise")

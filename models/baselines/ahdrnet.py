@@ -23,7 +23,7 @@ from torch import nn
 from models.bracket import check_raws, frame_inputs, upsampled_reference
 from models.layers.blocks import PixelShufflePack
 from models.layers.channel_attention import ResidualDenseBlock
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):

@@ -41,7 +41,7 @@ from models.bracket import (
     with_gamma,
 )
 from models.layers.dcn import ModulatedDeformConv2d
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:

@@ -42,7 +42,7 @@ from models.bracket import (
 )
 from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.transposed_attention import TransformerBlock
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 POOLED_FRAMES = 8  # the adaptive burst pooling's output; the fusion stages are built for 8 frames
 

@@ -38,7 +38,7 @@ from models.bracket import (
 )
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 SCALES = (1, 4, 8)  # 1: BracketIRE, 4: BracketIRE+, 8: the published network (packed RAW -> x4 RGB)
 

@@ -36,7 +36,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 class SpatialAttention(nn.Module):

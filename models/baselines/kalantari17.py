@@ -30,7 +30,7 @@ from models.bracket import check_raws, normalize_exposures, packed_to_rgb, with_
 from models.layers.blocks import PixelShufflePack
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 class WeightEstimator(nn.Module):

@@ -42,7 +42,7 @@ from models.layers.window_attention import (
     window_partition,
     window_reverse,
 )
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 def sine_position_encoding(window: int, channels: int, temperature: float = 10000.0) -> torch.Tensor:

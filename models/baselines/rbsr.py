@@ -35,7 +35,7 @@ from models.layers.dcn import ModulatedDeformConv2d
 from models.layers.spynet import SPyNet
 from models.tmrnet import FlowGuidedDeformableAlignment
 from models.training import TrainingBehaviour, TrainingStep
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 STAGES = {1: 0, 4: 2, 8: 3}  # output scale -> number of x2 pixel-shuffle stages (8: the published network)
 

@@ -41,7 +41,7 @@ from models.layers.window_attention import (
     to_image,
     to_tokens,
 )
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 
 class ResidualSwinGroup(nn.Module):

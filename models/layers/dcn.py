@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:

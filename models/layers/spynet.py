@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.layers.flow import flow_warp
-from simulator.errors import DataError
-from simulator.files import load_torch_file
-from simulator.weights import WeightSpec, resolve_weights
+from simulator.core.errors import DataError
+from simulator.core.files import load_torch_file
+from simulator.core.weights import WeightSpec, resolve_weights
 
 SPYNET_WEIGHTS = WeightSpec(
     name="SPyNet (BasicVSR pretrained)",

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 
 
 class LayerNorm2d(nn.Module):

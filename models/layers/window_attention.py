@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 
 MASKED = -100.0  # added to the logits of token pairs a shifted window must keep apart (Swin's value)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from simulator.registry import Registry
+from simulator.core.registry import Registry
 
 DEMOSAICERS = Registry(
     "demosaicer",

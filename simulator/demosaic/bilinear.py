@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from simulator.checks import check_image
+from simulator.core.checks import check_image
 
 
 def demosaic_bilinear(packed: torch.Tensor) -> torch.Tensor:

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulator.bayer import unpack
-from simulator.checks import check_image
-from simulator.errors import DataError
-from simulator.files import load_torch_file
-from simulator.weights import WeightSpec, resolve_weights
+from simulator.core.checks import check_image
+from simulator.core.errors import DataError
+from simulator.core.files import load_torch_file
+from simulator.core.weights import WeightSpec, resolve_weights
 
 DEMOSAICNET_WEIGHTS = WeightSpec(
     name="DemosaicNet (Bayer)",
@@ -44,7 +44,7 @@ DEMOSAICNET_WEIGHTS = WeightSpec(
     ),
 )
 
-GAMMA = 2.2  # the protocol encodes the mosaic with x^(1/2.2) before the network and decodes after
+DISPLAY_GAMMA = 2.2  # the protocol encodes the mosaic with x^(1/2.2) before the network and decodes after
 
 
 class _MainProcessor(nn.Module):
@@ -171,7 +171,7 @@ def demosaic_demosaicnet(
     check_image(packed, "packed", 4)
     net = weights if isinstance(weights, nn.Module) else load_demosaicnet(weights, packed.device)
     *lead, _, height, width = packed.shape
-    bayer = unpack(packed.reshape(-1, 4, height, width)).clamp(0, 1) ** (1 / GAMMA)
+    bayer = unpack(packed.reshape(-1, 4, height, width)).clamp(0, 1) ** (1 / DISPLAY_GAMMA)
     param = next(net.parameters())
     rgb = net(_rggb_to_grbg_input(bayer.to(param.dtype)))[..., 1:-1].clamp(0, 1).to(packed.dtype)
-    return (rgb**GAMMA).reshape(*lead, 3, 2 * height, 2 * width)
+    return (rgb**DISPLAY_GAMMA).reshape(*lead, 3, 2 * height, 2 * width)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from simulator.bayer import unpack
-from simulator.checks import check_image
+from simulator.core.checks import check_image
 
 
 def demosaic_menon2007(packed: torch.Tensor) -> torch.Tensor:

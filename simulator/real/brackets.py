@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from simulator.camera import CameraMeta
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.real.metadata import RealRenderInfo, camera_meta
 from simulator.real.reader import RAW_SUFFIXES, RawFrame, normalise, read_frame
 

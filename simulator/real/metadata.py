@@ -22,7 +22,7 @@ import torch
 
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import SRGB_TO_XYZ, CameraMeta
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.real.tiff_tags import TiffTags
 
 CFA_NAMES = {(1, 0, 2, 1): "GRBG", (0, 1, 1, 2): "RGGB", (2, 1, 1, 0): "BGGR", (1, 2, 0, 1): "GBRG"}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from simulator.bayer import pack
-from simulator.errors import DataError, MissingDependencyError
+from simulator.core.errors import DataError, MissingDependencyError
 from simulator.real.metadata import RealRenderInfo, read_render_info
 from simulator.real.tiff_tags import TiffTags, read_tiff_tags
 

@@ -32,12 +32,12 @@ import torch
 
 from simulator.bayer import unpack
 from simulator.color import linear_to_srgb
+from simulator.core.errors import ConfigError, DataError
 from simulator.demosaic.demosaicnet import load_demosaicnet
-from simulator.errors import ConfigError, DataError
 from simulator.real.metadata import RealRenderInfo
 
 U14 = 16383.0  # the published demosaic quantises to 14 bits
-GAMMA = 2.2
+DISPLAY_GAMMA = 2.2
 XYZ_TO_SRGB = (
     (3.2404542, -1.5371385, -0.4985314),
     (-0.9692660, 1.8760108, 0.0415560),
@@ -170,9 +170,9 @@ def demosaic(
 ) -> torch.Tensor:
     """The 'net' demosaic stage: ``[H, W]`` float64 white-balanced mosaic -> ``[H, W, 3]`` float32 linear RGB."""
     q = quantise_14bit(wb)
-    gamma_bayer = (q.to(torch.float32) / U14).clamp(0, 1) ** (1 / GAMMA)
+    gamma_bayer = (q.to(torch.float32) / U14).clamp(0, 1) ** (1 / DISPLAY_GAMMA)
     rgb = demosaic_net_rgb(gamma_bayer, info.cfa, weights, net_dtype, tile)
-    return (rgb**GAMMA * U14).to(torch.float32) / U14
+    return (rgb**DISPLAY_GAMMA * U14).to(torch.float32) / U14
 
 
 def _normalised_rows(matrix: np.ndarray) -> np.ndarray:
@@ -226,7 +226,7 @@ def fix_orientation(image: torch.Tensor, orientation: int | list[int] | tuple[in
 
 def apply_gamma(x: torch.Tensor) -> torch.Tensor:
     """The published 'gamma' stage: ``x^(1/2.2)`` (not used by the real test)."""
-    return x ** (1 / GAMMA)
+    return x ** (1 / DISPLAY_GAMMA)
 
 
 def apply_tone_curve(x: torch.Tensor, curve: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import cli
 from benchmark import archive
 from benchmark.archive import ArchiveLimits, open_submission
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from tests.benchmark.test_scoring import write_folder, write_gt, zip_folder
 
 REAL_TMP = Path(tempfile.gettempdir())

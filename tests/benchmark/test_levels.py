@@ -14,8 +14,8 @@ import torch
 
 from benchmark.bench import bench
 from models.data import BracketDataset
+from simulator.core.errors import DataError
 from simulator.dataset import generate_dataset
-from simulator.errors import DataError
 from simulator.layout import list_frames, read_frame
 from simulator.settings import load_simulation_config
 

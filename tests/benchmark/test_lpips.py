@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from benchmark import lpips
 from benchmark.lpips import CHANNELS, LPIPS, load_lpips, lpips_distance, to_lpips_input
 from benchmark.metrics import MetricUnavailableError, create_metric
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 # torchvision alexnet.features: (index, out, in, kernel)
 CONVS = [(0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3)]

@@ -26,7 +26,7 @@ from benchmark.metrics import (
     tile_average,
     tile_bounds,
 )
-from simulator.errors import BracketIREError, DataError, UnknownNameError
+from simulator.core.errors import BracketIREError, DataError, UnknownNameError
 
 CROPS = {"crop0": 0, "crop10": 10, "crop16": 16}
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import cli
 from benchmark.images import read_png16
 from benchmark.inputs import detect_layout, list_samples
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 
 @pytest.fixture(scope="module")

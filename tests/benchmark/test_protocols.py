@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from benchmark.protocols import PROTOCOLS, get_protocol, protocol_names
-from simulator.errors import UnknownNameError
+from simulator.core.errors import UnknownNameError
 
 
 def test_published_protocols_fix_the_appendix_b_crops():

@@ -57,7 +57,7 @@ def test_batched_render_equals_one_by_one_on_the_reference_fixture(official):
 
     from benchmark.render import render_png_arrays
     from simulator.camera import sample_camera
-    from simulator.errors import DataError
+    from simulator.core.errors import DataError
 
     f = official("render.npz")
     weights = official("demosaicnet_bayer.bin")

@@ -20,7 +20,7 @@ import cli
 from benchmark import scoring
 from benchmark.images import crop_border, read_png16, write_png16
 from benchmark.protocols import get_protocol
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 SCENES = {"carousel_fireworks_02": ["000936", "000948"], "bistro_01": ["000012"]}
 SIZE = (48, 64)  # H, W of the full-resolution 16-bit RGB images

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmark.tables import means_table, per_image_table, per_scene_table, to_latex, to_markdown, write_table
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 METRICS = ("psnr", "ssim", "lpips")
 ROWS = [

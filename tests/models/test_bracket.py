@@ -5,14 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import build_model
-from models.bracket import GAMMA, exposure_gains, gamma_compress, packed_to_rgb
+from models.bracket import INVERSE_DISPLAY_GAMMA, gamma_compress, normalization_gains, packed_to_rgb
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(-2, 20, allow_nan=False, width=32), min_size=1, max_size=64))
 def test_gamma_compress_equals_the_plain_power_bit_for_bit(values):
     x = torch.tensor(values)
-    assert torch.equal(gamma_compress(x), x.clamp_min(0) ** GAMMA)
+    assert torch.equal(gamma_compress(x), x.clamp_min(0) ** INVERSE_DISPLAY_GAMMA)
 
 
 def test_gamma_compress_has_finite_gradients_at_zero():
@@ -20,7 +20,7 @@ def test_gamma_compress_has_finite_gradients_at_zero():
     gamma_compress(x).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad[0] == 0 and x.grad[2] > 0
     plain = torch.tensor([0.0], requires_grad=True)
-    (plain.clamp_min(0) ** GAMMA).sum().backward()
+    (plain.clamp_min(0) ** INVERSE_DISPLAY_GAMMA).sum().backward()
     assert not torch.isfinite(plain.grad).all()  # what gamma_compress protects against
 
 
@@ -35,7 +35,7 @@ def test_a_trainable_warp_into_the_gamma_branch_keeps_gradients_finite():
 
 
 def test_gains_and_rgb_view():
-    assert exposure_gains(5, 4.0, 2, torch.zeros(1)).flatten().tolist() == [16, 4, 1, 0.25, 0.0625]
+    assert normalization_gains(5, 4.0, 2, torch.zeros(1)).flatten().tolist() == [16, 4, 1, 0.25, 0.0625]
     packed = torch.tensor([0.25, 0.5, 1.0, 2.0]).view(4, 1, 1)
     assert torch.allclose(packed_to_rgb(packed, gamma=False).flatten(), torch.tensor([0.25, 0.75, 2.0]))
-    assert torch.allclose(packed_to_rgb(packed).flatten(), torch.tensor([0.25**GAMMA, 0.75**GAMMA, 1.0]))
+    assert torch.allclose(packed_to_rgb(packed).flatten(), torch.tensor([0.25**INVERSE_DISPLAY_GAMMA, 0.75**INVERSE_DISPLAY_GAMMA, 1.0]))

@@ -5,8 +5,8 @@ from torch.utils.data import DataLoader
 
 from models.data import AUGMENT_MODES, BracketDataset, _augment, augment_published, published_batch_flips
 from simulator.bayer import pack, unpack
+from simulator.core.errors import BracketIREError, DataError
 from simulator.dataset import generate_dataset
-from simulator.errors import BracketIREError, DataError
 from simulator.settings import load_simulation_config
 
 

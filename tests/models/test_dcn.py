@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from models.layers.dcn import ModulatedDeformConv2d, _torchvision_op, deform_conv2d_torch
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 CONFIGS = [  # (C, C_out, kernel, stride, padding, dilation, groups, offset_groups)
     (4, 6, (3, 3), 1, 1, 1, 1, 1),

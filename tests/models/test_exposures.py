@@ -9,9 +9,9 @@ import torch
 
 from models import MODELS, build_model
 from models.baselines import BASELINES
-from models.bracket import exposure_gains
+from models.bracket import normalization_gains
 from models.inference import tiled_forward
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 TINY_TMRNET = {"mid_channels": 8, "extract_blocks": 1, "shared_blocks": 1, "frame_blocks": 1,
                "reconstruction_blocks": 1}
@@ -50,7 +50,7 @@ def test_measured_exposures_act_as_the_equivalent_rescaling_of_the_frames(name):
     # a model sees its frames only through the exposure normalisation: measured gains e[2] / e[t] on the
     # stored frames equal the fixed gains 4 ** (2 - t) on frames rescaled by their quotient (exact: powers of 2)
     model, raws = _model(name), _raws()
-    rescaled = raws * exposure_gains(5, 4.0, 2, raws, MEASURED) / exposure_gains(5, 4.0, 2, raws)
+    rescaled = raws * normalization_gains(5, 4.0, 2, raws, MEASURED) / normalization_gains(5, 4.0, 2, raws)
     assert not torch.equal(rescaled, raws)
     with torch.no_grad():
         assert torch.equal(model(raws, exposures=MEASURED), model(rescaled))

@@ -53,7 +53,7 @@ def _one_error_line(result, *needles):
 BAD = [("train.batch_size=0", "train.batch_size=0"), ("train.save_every=0", "train.save_every=0"),
        ("train.lr=-1", "train.lr=-1"), ("train.lr=.nan", "train.lr=nan"), ("train.iters=0", "train.iters=0"),
        ("train.patch=33", "train.patch=33"), ("train.betas=[1.5, 0.9]", "train.betas[0]=1.5"),
-       ("train.ema_decay=1", "train.ema_decay=1"), ("train.warmup_steps=900", "train.warmup_steps=900"),
+       ("train.ema_decay=1", "train.ema_decay=1"), ("train.warmup_epochs=900", "train.warmup_epochs=900"),
        ("train.device=tpu", "train.device='tpu'"), ("data.workers=-1", "data.workers=-1"),
        ("data.scale=3", "data.scale=3"), ("data.white=0", "data.white=0"), ("data.train_split=../x", "data.train_split"),
        ("train.log_every=0", "train.log_every=0"), ("train.seed=-2", "train.seed=-2")]

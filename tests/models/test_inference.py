@@ -76,7 +76,7 @@ def test_budget_counts_the_overlap_and_is_the_largest_that_fits(memory_gb, overl
 
 
 def test_a_budget_too_small_for_the_overlap_is_a_clear_error():
-    from simulator.errors import ConfigError
+    from simulator.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--memory-gb 0.01: too small .* 32 pixels of overlap"):
         tile_for_budget(0.01, 64, 5, overlap=32)

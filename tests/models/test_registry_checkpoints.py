@@ -4,7 +4,7 @@ import torch
 
 from models import build_model, list_models, model_spec, parameter_count
 from models.checkpoints import load_checkpoint, read_state_dict
-from simulator.errors import DataError, UnknownNameError
+from simulator.core.errors import DataError, UnknownNameError
 
 TINY = dict(model_spec("tmrnet").tiny)
 

@@ -11,8 +11,8 @@ import yaml
 from models import model_spec
 from models.runner import ModelEMA, StepBatches, load_training_state, train
 from models.train_config import TrainSection, learning_rate, load_run_config
+from simulator.core.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.dataset import generate_dataset
-from simulator.errors import ConfigError, DataError, TrainingError, UnknownNameError
 from simulator.settings import load_simulation_config
 
 TINY_TMRNET = model_spec("tmrnet").tiny_overrides()  # ["model.mid_channels=8", ...]
@@ -88,7 +88,7 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(data, 
 
 def test_training_lowers_the_loss_and_frozen_flow_stays_put(data, tmp_path):
     config = _config(data, "train.iters=12", "train.flow_warmup_iters=12", "train.ema_decay=0", "train.lr=1e-3",
-                     "train.warmup_steps=0")
+                     "train.warmup_epochs=0")
     result = train(config, tmp_path / "run", validate=lambda model, step: {"psnr": float(step)})
     state = load_training_state(tmp_path / "run" / "checkpoints" / "last.pt")
     torch.manual_seed(config.train.seed)

@@ -4,7 +4,7 @@ import torch
 
 from models.layers.flow import flow_warp
 from models.layers.spynet import SPyNet, load_spynet_weights
-from simulator.errors import DataError, WeightsNotFoundError
+from simulator.core.errors import DataError, WeightsNotFoundError
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_forward_matches_the_reference_fixture(shared, task):
 def test_frames_and_ratio_are_arguments_and_gradients_reach_every_parameter():
     model = TMRNet(mid_channels=8, num_frames=3, exposure_ratio=2.0, extract_blocks=1, shared_blocks=1,
                    frame_blocks=1, reconstruction_blocks=1)
-    assert model.exposure_gains(3, torch.zeros(1)).flatten().tolist() == [2.0, 1.0, 0.5]
+    assert model.normalization_gains(3, torch.zeros(1)).flatten().tolist() == [2.0, 1.0, 0.5]
     with torch.no_grad():  # the published init zeroes these, which blocks gradients until the first step
         model.learn_para.fill_(0.1)
         model.dcn_alignment.conv_offset[-1].weight.normal_(0, 0.01)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from models import MODELS, build_model, model_spec
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 ONLY = os.environ.get("ZOO_ONLY")  # developers: restrict to a comma-separated list of names
 NAMES = [n for n in MODELS.names() if not ONLY or n in ONLY.split(",")]

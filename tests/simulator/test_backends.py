@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import cli
 from simulator.backends import check_backend, parallel_results
-from simulator.errors import ConfigError
-from simulator.weights import sha256_of
+from simulator.core.errors import ConfigError
+from simulator.core.weights import sha256_of
 
 SMALL = ["--num-samples", "2", "--size", "64x64", "--no-progress", "--set", "motion.model=none"]
 

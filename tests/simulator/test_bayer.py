@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.bayer import CFA_OFFSETS, mosaic, pack, unpack
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 CFAS = sorted(CFA_OFFSETS)
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.camera import CAMERAS, CameraMeta, sample_camera
-from simulator.errors import DataError, UnknownNameError
+from simulator.core.errors import DataError, UnknownNameError
 
 FIXTURE_SEEDS = {"unprocess.npz": 0, "process.npz": 1, "demosaicnet.npz": 2, "render.npz": 3}
 

@@ -1,9 +1,9 @@
-"""The one shape check every input check uses (``simulator.checks.check_shape``)."""
+"""The one shape check every input check uses (``simulator.core.checks.check_shape``)."""
 
 import pytest
 
-from simulator.checks import check_shape
-from simulator.errors import DataError
+from simulator.core.checks import check_shape
+from simulator.core.errors import DataError
 
 
 @pytest.mark.parametrize(("shape", "expected"), [

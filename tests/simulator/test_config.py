@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.config import apply_overrides, from_dict, load_config, to_dict
-from simulator.errors import ConfigError, UnknownNameError
+from simulator.core.config import apply_overrides, from_dict, load_config, to_dict
+from simulator.core.errors import ConfigError, UnknownNameError
 
 
 @dataclass(frozen=True)

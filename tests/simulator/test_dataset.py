@@ -6,8 +6,8 @@ import numpy as np
 from click.testing import CliRunner
 
 import cli
+from simulator.core.weights import sha256_of
 from simulator.layout import list_frames, read_frame
-from simulator.weights import sha256_of
 
 SMALL = ["--size", "128x64", "--no-progress"]
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from simulator.core.errors import DataError
 from simulator.deadleaves import (
     LayeredScene,
     SceneLayer,
@@ -15,7 +16,6 @@ from simulator.deadleaves import (
     power_law_field,
     sample_radii,
 )
-from simulator.errors import DataError
 
 
 def test_scene_is_deterministic_hdr_and_nonnegative():
@@ -120,7 +120,7 @@ def test_sources_builtin_shapes_and_video():
 
 def test_photos_source_reads_the_shipped_photographs():
     pytest.importorskip("skimage")
-    from simulator.errors import UnknownNameError
+    from simulator.core.errors import UnknownNameError
     from simulator.photos import PHOTOS, load_photo
     from simulator.scenes import list_scene_specs, load_scene_frames
 

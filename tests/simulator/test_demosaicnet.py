@@ -6,6 +6,8 @@ import torch
 
 from simulator.bayer import unpack
 from simulator.camera import CameraMeta
+from simulator.core.errors import DataError, WeightsNotFoundError
+from simulator.core.weights import WeightSpec, resolve_weights
 from simulator.demosaic.demosaicnet import (
     DEMOSAICNET_WEIGHTS,
     BayerDemosaicNet,
@@ -13,9 +15,7 @@ from simulator.demosaic.demosaicnet import (
     demosaic_demosaicnet,
     load_demosaicnet,
 )
-from simulator.errors import DataError, WeightsNotFoundError
 from simulator.isp import apply_gains, process
-from simulator.weights import WeightSpec, resolve_weights
 from tests.helpers import max_abs, to_chw, to_hwc
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
+from simulator.core.errors import DataError
 from simulator.eld import (
     EldLevels,
     EldPreset,
@@ -16,7 +17,6 @@ from simulator.eld import (
     sample_eld_levels,
     tukey_lambda_noise,
 )
-from simulator.errors import DataError
 from simulator.pipeline import simulate_sample
 from simulator.settings import load_simulation_config
 

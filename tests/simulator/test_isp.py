@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from simulator.camera import CameraMeta, sample_camera
 from simulator.color import apply_ccm, srgb_to_linear
+from simulator.core.errors import DataError, UnknownNameError
 from simulator.demosaic import demosaic
-from simulator.errors import DataError, UnknownNameError
 from simulator.isp import apply_gains, process, safe_invert_gains, unprocess
 from tests.helpers import max_abs, to_chw, to_hwc
 

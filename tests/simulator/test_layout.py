@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from simulator.camera import sample_camera
-from simulator.errors import DataError
+from simulator.core.errors import DataError
+from simulator.core.safe_npy import load_legacy_dict
 from simulator.layout import list_frames, read_frame, write_frame
-from simulator.safe_npy import load_legacy_dict
 
 EXPOSURES = (1, 4, 16, 64, 256)
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.errors import DataError, UnknownNameError
+from simulator.core.errors import DataError, UnknownNameError
 from simulator.exposure import exposure_windows
 from simulator.motion import (
     INTERPOLATORS,

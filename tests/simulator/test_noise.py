@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.noise import (
     NOISE_MODELS,
     NoiseLevels,

@@ -5,7 +5,7 @@ import torch
 
 from simulator.bayer import mosaic
 from simulator.camera import sample_camera
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.isp import linear_rgb_to_camera
 from simulator.noise import dequantize
 from simulator.pipeline import simulate_sample

@@ -1,8 +1,8 @@
 import pytest
 
+from simulator.core.errors import UnknownNameError
+from simulator.core.registry import Registry
 from simulator.demosaic import DEMOSAICERS
-from simulator.errors import UnknownNameError
-from simulator.registry import Registry
 
 
 def test_unknown_name_suggests_the_closest_and_lists_all():
@@ -32,10 +32,10 @@ def _every_registry():
     from benchmark.protocols import PROTOCOLS
     from models import MODELS
     from simulator.camera import CAMERAS
+    from simulator.core.weights import WEIGHT_FILES
     from simulator.demosaic import DEMOSAICERS
     from simulator.interpolate import INTERPOLATORS
     from simulator.noise import NOISE_LEVELS, NOISE_MODELS
-    from simulator.weights import WEIGHT_FILES
 
     return [MODELS, METRICS, NOISE_MODELS, NOISE_LEVELS, DEMOSAICERS, CAMERAS, INTERPOLATORS, PROTOCOLS, WEIGHT_FILES]
 

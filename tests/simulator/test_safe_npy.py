@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from simulator.camera import CameraMeta
-from simulator.errors import DataError
-from simulator.safe_npy import load_array, load_legacy_dict
+from simulator.core.errors import DataError
+from simulator.core.safe_npy import load_array, load_legacy_dict
 
 
 def test_reads_the_genuine_published_metadata(shared):

@@ -4,7 +4,7 @@ import OpenEXR
 import pytest
 import torch
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 from simulator.sources import alexa_wide_gamut_to_srgb, builtin_scene, read_hdr_image, read_ldr_image
 
 

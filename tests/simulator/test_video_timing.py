@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from simulator.errors import BracketIREError, ConfigError
+from simulator.core.errors import BracketIREError, ConfigError
 from simulator.exposure import exposure_windows, video_subframe_times
 from simulator.pipeline import simulate_sample
 from simulator.settings import load_simulation_config

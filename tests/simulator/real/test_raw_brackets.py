@@ -11,7 +11,7 @@ import torch
 
 pytest.importorskip("rawpy")
 
-from simulator.errors import ConfigError, DataError, MissingDependencyError  # noqa: E402
+from simulator.core.errors import ConfigError, DataError, MissingDependencyError  # noqa: E402
 from simulator.isp import apply_gains  # noqa: E402
 from simulator.real import detect_raw_layout, iter_raw_brackets, render_real  # noqa: E402
 from tests.dng import CFA_CODES, CM1, CM2, bracket_mosaics, write_bracket, write_dng  # noqa: E402

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from simulator.errors import ConfigError
-from simulator.files import read_yaml
-from simulator.registry import unknown_name
+from simulator.core.errors import ConfigError
+from simulator.core.files import read_yaml
+from simulator.core.registry import unknown_name
 
 T = TypeVar("T")
 

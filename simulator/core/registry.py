@@ -19,7 +19,7 @@ import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from simulator.errors import ConfigError, UnknownNameError
+from simulator.core.errors import ConfigError, UnknownNameError
 
 
 class Registry(Mapping[str, Any]):

@@ -26,7 +26,7 @@ from models.data import BracketDataset
 from models.runner import TrainResult, Validator, train
 from models.train_config import RunConfig
 from simulator.camera import CameraMeta
-from simulator.errors import MetricUnavailableError
+from simulator.core.errors import MetricUnavailableError
 from simulator.layout import STORED_WHITE
 
 

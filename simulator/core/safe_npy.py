@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 # (module, name) pairs a pickled numpy dict may reference; numpy 1 wrote numpy.core, numpy 2 numpy._core.
 _ALLOWED_GLOBALS = {

@@ -10,7 +10,7 @@ described by a :class:`WeightSpec`. :func:`resolve_weights` looks for the file i
 5. a download from the spec's URLs into the cache (atomic, checked against its SHA-256), unless
    ``BRACKETIRE_OFFLINE=1`` is set.
 
-If all fail, :class:`~simulator.errors.WeightsNotFoundError` says where the file was looked for and how
+If all fail, :class:`~simulator.core.errors.WeightsNotFoundError` says where the file was looked for and how
 to get it. Callers load the file with ``torch.load(path, weights_only=True)``.
 """
 
@@ -24,9 +24,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.errors import DataError, WeightsNotFoundError
+from simulator.core.errors import DataError, WeightsNotFoundError
+from simulator.core.registry import Registry
 from simulator.ownership import apply_umask
-from simulator.registry import Registry
 
 
 @dataclass(frozen=True)

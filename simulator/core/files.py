@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from simulator.errors import ConfigError, DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.ownership import apply_umask
 
 __all__ = ["load_torch_file", "read_yaml", "runs_dir", "save_torch_atomic", "write_atomic", "write_json_atomic",

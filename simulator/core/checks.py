@@ -1,6 +1,6 @@
 """Input checks shared by the camera model and everything built on it.
 
-They raise :class:`~simulator.errors.DataError` with a message that names the argument (or file) and
+They raise :class:`~simulator.core.errors.DataError` with a message that names the argument (or file) and
 says what was expected, so a wrong array never travels deep into the pipeline before failing.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from simulator.errors import DataError
+from simulator.core.errors import DataError
 
 Dim = int | str
 """One dimension of an expected shape: a size, a symbol for any size (``"H"``), or ``"..."`` for any leading dims."""

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from simulator.errors import ConfigError
+from simulator.core.errors import ConfigError
 
 __all__ = ["load_plugin"]
 
