@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 import torch
 
 from models import MODELS, build_model
-from models.baselines import BASELINES
 from models.bracket import normalization_gains
 from models.inference import tiled_forward
 from simulator.core.errors import DataError
 
-TINY_TMRNET = {"mid_channels": 8, "extract_blocks": 1, "shared_blocks": 1, "frame_blocks": 1,
-               "reconstruction_blocks": 1}
 FIXED = torch.tensor([1.0, 4.0, 16.0, 64.0, 256.0])  # the published bracket, ratio 4
 MEASURED = torch.tensor([1.0, 3.7, 15.2, 61.0, 250.0])  # a real bracket: never exactly 4 apart
 
 
 def _tiny(name: str) -> dict:
-    if name in BASELINES:
-        return dict(importlib.import_module(BASELINES[name].split(":")[0]).TINY)
-    return dict(TINY_TMRNET) if name.startswith("tmrnet") else {}
+    return dict(MODELS.spec(name).tiny)
 
 
 def _model(name: str) -> torch.nn.Module:

@@ -17,14 +17,14 @@ import torch
 from click.testing import CliRunner
 
 import cli
+from models import MODELS
 from models.run_folder import roll_back_log
 from models.runner import save_checkpoint
 from simulator.dataset import generate_dataset
 from simulator.lock import _start_time
 from simulator.settings import load_simulation_config
 
-TINY = ["model.mid_channels=8", "model.extract_blocks=1", "model.shared_blocks=1", "model.frame_blocks=1",
-        "model.reconstruction_blocks=1", "data.workers=0", "train.patch=32", "train.batch_size=1",
+TINY = [*MODELS.spec("tmrnet").tiny_overrides(), "data.workers=0", "train.patch=32", "train.batch_size=1",
         "train.progress=false", "train.log_every=1", "data.val_split=null"]
 
 

@@ -7,31 +7,23 @@ supervision step in every training forward, so any shift of the global RNG on re
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 import torch
 
 from models import MODELS
-from models.baselines import BASELINES
 from models.runner import load_training_state, train
 from models.train_config import RunConfig, load_run_config
 from simulator.dataset import generate_dataset
 from simulator.settings import load_simulation_config
 
-TINY_TMRNET = {"mid_channels": 8, "extract_blocks": 1, "shared_blocks": 1, "frame_blocks": 1,
-               "reconstruction_blocks": 1}
-
 
 def _tiny(name: str) -> dict:
-    if name in ("tmrnet", "tmrnet_plus"):
-        return dict(TINY_TMRNET)
-    return dict(importlib.import_module(BASELINES[name].split(":")[0]).TINY)
+    return dict(MODELS.spec(name).tiny)
 
 
 def _learned() -> list[str]:
     """Registered models with trainable parameters (the classical merges have none)."""
-    return [n for n in MODELS.names() if n in BASELINES or n.startswith("tmrnet")]
+    return [n for n in MODELS.names() if MODELS.spec(n).needs_weights]
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +59,7 @@ def _config(name: str, root, scale: int) -> RunConfig:
 
 def test_every_learned_model_is_covered():
     names = _learned()
-    assert "rbsr" in names and "tmrnet" in names and len(names) == len(BASELINES) + 2
+    assert "rbsr" in names and "tmrnet" in names and len(names) == len(MODELS.names()) - 2  # all but reference, merge
 
 
 @pytest.mark.parametrize("name", _learned())
