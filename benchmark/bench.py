@@ -40,7 +40,6 @@ from simulator.core.files import runs_dir as default_runs_dir
 from simulator.core.weights import cache_dir, resolve_weights, sha256_of
 from simulator.dataset import manifest_path
 from simulator.layout import list_frames, read_frame
-from simulator.ownership import check_replaceable
 
 _BENCHMARK_SETTINGS = ["output.size=[640, 384]", "num_samples=4", "seed=2024", "output.previews=true"]
 BUILTIN_BENCHMARKS = {  # version -> (cache folder, overrides of the bracketire preset)
@@ -113,7 +112,6 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     """
     proto: Protocol = get_protocol(protocol)
     check_device("--device", device)
-    check_replaceable(runs_folder(runs_dir) / "bench.csv", "runs table", "runs table", create_parent=True)  # rows are appended there
     _runs_csv(runs_dir, RUN_COLUMNS)  # a results file we cannot append to is refused before any work
     model, weights = load_model(model_name, weights, device)
     root = Path(data) if data is not None else builtin_benchmark(progress)

@@ -34,7 +34,7 @@ def test_tiles_and_budget_give_the_whole_image_scores(data, tmp_path, monkeypatc
 
     sizes = []
     real_run = inference._run
-    monkeypatch.setattr(inference, "_run", lambda m, r, d, a: sizes.append(tuple(r.shape[-2:])) or real_run(m, r, d, a))
+    monkeypatch.setattr(inference, "_run", lambda m, r, *rest: sizes.append(tuple(r.shape[-2:])) or real_run(m, r, *rest))
     whole, psnr_whole = _bench(data, tmp_path, "whole", "--tile", "0")
     assert whole.exit_code == 0, whole.output
     assert sizes == [(70, 86)]  # 80x96 packed, 5 cropped per side: one forward

@@ -63,12 +63,12 @@ def test_rows_on_different_test_data_are_never_ranked_together(tmp_path, monkeyp
                   {**row, "psnr": 30.1, "data_sha256": "a0b1c2d3e4f50617"}]).to_csv(runs / "bench.csv", index=False)
     board = load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs)
     assert not board.problems  # the same model on two data sets is not a contradiction
-    with pytest.raises(ValueError, match="different test data .*77132d1b31b7079c, a0b1c2d3e4f50617"):
+    with pytest.raises(ValueError, match="different test sets .*77132d1b31b7079c, a0b1c2d3e4f50617"):
         ranked(board.rows)
     old = ranked(load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs, test_set="7713").rows)
     assert old["model"].tolist() == ["merge", "reference"] and old["psnr"].tolist() == [23.7, 13.0]
     monkeypatch.setenv("BRACKETIRE_RUNS", str(runs))
     mixed = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs"])
-    assert mixed.exit_code == 2 and "leaderboard --data SHA" in mixed.stderr
-    new = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs", "--data", "a0b1"])
+    assert mixed.exit_code == 2 and "--test-set SHA" in mixed.stderr
+    new = CliRunner().invoke(cli.cli, ["leaderboard", "--protocol", "bracketire@1", "--include-runs", "--test-set", "a0b1"])
     assert new.exit_code == 0 and "30.1" in new.output and "23.7" not in new.output

@@ -193,15 +193,6 @@ def test_a_full_disk_while_checkpointing_names_the_file_and_leaves_no_temporary(
     assert os.listdir(target.parent) == []
 
 
-def test_bench_never_appends_to_a_runs_table_it_did_not_write(tmp_path):
-    table = tmp_path / "bench.csv"
-    table.write_text("name,grade\nalice,A\n")
-    result = CliRunner(env={"BRACKETIRE_RUNS": str(tmp_path)}).invoke(
-        cli.cli, ["bench", "--model", "merge", "--no-progress"])
-    _one_error_line(result, "bench.csv", "not a runs table written by bracketire")
-    assert table.read_text() == "name,grade\nalice,A\n"
-
-
 def test_model_arguments_the_constructor_rejects_are_one_line(data, tmp_path):
     result = _train(tmp_path / "run", data, "train.iters=1", "model.mid_channels=-4")
     _one_error_line(result, "model 'tmrnet' cannot be built", "'mid_channels': -4")

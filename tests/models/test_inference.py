@@ -89,7 +89,7 @@ def test_tiled_forward_picks_its_tile_from_the_budget_with_the_overlap(monkeypat
 
     model, seen = _LocalNet(), []
     real_run = inference._run
-    monkeypatch.setattr(inference, "_run", lambda m, r, d, a: seen.append(tuple(r.shape[-2:])) or real_run(m, r, d, a))
+    monkeypatch.setattr(inference, "_run", lambda m, r, *rest: seen.append(tuple(r.shape[-2:])) or real_run(m, r, *rest))
     raws = torch.rand(1, 5, 4, 200, 200)
     budget = (40 + 2 * 16) ** 2 * inference.BYTES_PER_CHANNEL_PIXEL * 64 * 5 / 2**30  # a 40-pixel core exactly
     tiled_forward(model, raws, tile=None, memory_gb=budget, overlap=16)
