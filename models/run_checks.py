@@ -106,7 +106,7 @@ def check_training_data(config: RunConfig) -> None:
 
     root = config.data.root
     if not root:
-        raise DataError("no training data: pass --data DIR (a dataset root in the published layout)")
+        raise ConfigError("no training data: pass --data DIR (a dataset root in the published layout)")
     if not (Path(root) / config.data.train_split).is_dir():
         raise DataError(f"{Path(root) / config.data.train_split}: no such folder; expected the training split of "
                         f"--data {root} (data.train_split={config.data.train_split})")
