@@ -44,12 +44,12 @@ def _as_config_error(check, *args) -> object:  # type: ignore[no-untyped-def]
 
 def _check_source(config: SimulationConfig) -> None:
     from simulator.core.registry import unknown_name
-    from simulator.scenes import SOURCE_NAMES
+    from simulator.scenes import PROCEDURAL, SOURCE_NAMES
 
     source = config.source
     if source.name not in SOURCE_NAMES:
         raise unknown_name("source", source.name, SOURCE_NAMES)
-    if source.name != "builtin":
+    if source.name not in (*PROCEDURAL, "photos"):  # these need no files
         if source.path is None:
             raise ConfigError(f"source.name={source.name} needs source.path (--source-path FILE_OR_FOLDER)")
         if not Path(source.path).exists():
