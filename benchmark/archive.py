@@ -13,7 +13,12 @@ Rules (the NTIRE 2024 rule is a flat archive of ``<scene>-<frame>.png`` files):
   no duplicate names;
 * at most ``limits.max_files`` entries (junk included) and ``limits.max_bytes`` uncompressed bytes in
   total, checked on the header sizes first and again on the bytes actually decompressed, since headers
-  can lie.
+  can lie;
+* when the expected names and image sizes are given (``score`` knows them from the ground truth), and still
+  before anything is extracted: the names are checked (``check_names``), each entry's first bytes, read
+  through ``ZipFile.open``, must be a PNG header of a 16-bit RGB image of the expected height and width,
+  and each entry's uncompressed size may not exceed :func:`max_png16_bytes` of that size (so a small zip
+  cannot fill the disk with an entry far larger than any PNG of that size can be).
 
 The NTIRE ``readme.txt`` at the top level (runtime, CPU/GPU, extra data, description; ``predict --zip``
 writes one) is allowed and ignored, never extracted. Junk that archivers add on their own is ignored
@@ -31,11 +36,12 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.images import PNG_HEADER_BYTES, check_png16_header, parse_png_header
 from simulator.core.errors import DataError
 
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
@@ -61,15 +67,40 @@ class ArchiveLimits:
 
 
 DEFAULT_LIMITS = ArchiveLimits()
+PNG_METADATA_BYTES = 1 << 20  # ancillary chunks a PNG may carry (ICC profile, text, EXIF): generous
+
+
+def max_png16_bytes(height: int, width: int) -> int:
+    """An upper bound on the file size of a 16-bit RGB PNG of ``height`` x ``width`` pixels.
+
+    The filtered image is ``height * (1 + 6 * width)`` bytes (a filter byte per row, 6 bytes per pixel);
+    deflate can only grow it by its stored-block headers (5 bytes per block, counted here per 16 KiB although
+    blocks hold up to 64 KiB) plus the zlib header and checksum; IDAT chunks cost 12 bytes each (counted per
+    1 KiB of data, although encoders write 8 KiB or more); signature, IHDR and IEND take 45 bytes; and
+    :data:`PNG_METADATA_BYTES` is left for ancillary chunks. Generous, but finite: about 1.02x the raw size.
+    """
+    raw = height * (1 + 6 * width)
+    deflated = raw + 5 * (raw // (16 << 10) + 1) + 6
+    return 8 + 25 + 12 + deflated + 12 * (deflated // 1024 + 1) + PNG_METADATA_BYTES
 
 
 @contextmanager
-def open_submission(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[dict[str, Path]]:
+def open_submission(
+    path: str | os.PathLike[str],
+    limits: ArchiveLimits | None = None,
+    expected: Mapping[str, tuple[int, int]] | None = None,
+    check_names: Callable[[list[str]], None] | None = None,
+) -> Iterator[dict[str, Path]]:
     """Open a submission folder or flat .zip archive.
 
     Args:
         path: a folder of ``*.png`` files, or a ``.zip`` archive of them (no folders inside).
         limits: see :class:`ArchiveLimits`; ``DEFAULT_LIMITS`` when None.
+        expected: PNG name -> ``(height, width)`` it must have. For an archive every PNG entry must be
+            named here, and its header and size are checked (see the module notes) before anything is
+            extracted; a folder's files are not read here (the caller reads their headers).
+        check_names: called with the sorted PNG names before anything is extracted; raises DataError to
+            refuse them (``score`` lists missing and unexpected names).
 
     Yields:
         File name (e.g. ``"carousel_fireworks_02-000936.png"``) -> path of a readable PNG file, sorted by
@@ -81,10 +112,13 @@ def open_submission(path: str | os.PathLike[str], limits: ArchiveLimits | None =
     limits = limits or DEFAULT_LIMITS
     source = Path(path)
     if source.is_dir():
-        yield _folder_files(source, limits)
+        files = _folder_files(source, limits)
+        if check_names is not None:
+            check_names(sorted(files))
+        yield files
     elif source.is_file() and source.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="bracketire-submission-") as tmp:
-            yield _extract_zip(source, Path(tmp), limits)
+            yield _extract_zip(source, Path(tmp), limits, expected, check_names)
     elif source.exists():
         raise DataError(f"{source}: a submission is a folder or a .zip archive of 16-bit PNGs")
     else:
@@ -124,10 +158,21 @@ def _folder_files(folder: Path, limits: ArchiveLimits) -> dict[str, Path]:
     return files
 
 
-def _extract_zip(archive: Path, target: Path, limits: ArchiveLimits) -> dict[str, Path]:
+def _extract_zip(
+    archive: Path,
+    target: Path,
+    limits: ArchiveLimits,
+    expected: Mapping[str, tuple[int, int]] | None,
+    check_names: Callable[[list[str]], None] | None,
+) -> dict[str, Path]:
     try:
         with zipfile.ZipFile(archive) as zf:
             members = _validate_entries(archive, zf.infolist(), limits)
+            if check_names is not None:
+                check_names(sorted(info.filename for info, _ in members))
+            if expected is not None:
+                for info, _ in members:
+                    _check_png_entry(archive, zf, info, expected)
             files = {
                 info.filename: _extract_entry(archive, zf, info, target, limits, budget) for info, budget in members
             }
@@ -182,6 +227,36 @@ def _validate_entries(
         members.append((info, limits.max_bytes - total))
         total += info.file_size
     return members
+
+
+def _check_png_entry(
+    archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected: Mapping[str, tuple[int, int]]
+) -> None:
+    """Refuse an entry not in ``expected``, larger than a 16-bit PNG of its size can be, or whose first bytes
+    are not the header of a 16-bit RGB PNG of that size; only the header's bytes are decompressed."""
+    where = f"{archive}: entry {info.filename!r}"
+    if info.filename not in expected:
+        raise DataError(f"{where} is not expected (no ground-truth image of that name)")
+    height, width = expected[info.filename]
+    bound = max_png16_bytes(height, width)
+    if info.file_size > bound:
+        raise DataError(
+            f"{where} is {info.file_size} bytes uncompressed; a 16-bit RGB PNG of {height}x{width} pixels "
+            f"(the ground truth's size) is at most {bound} bytes"
+        )
+    try:
+        with zf.open(info) as src:
+            head = src.read(PNG_HEADER_BYTES)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise DataError(f"{where} is corrupt ({err})") from None
+    except NotImplementedError as err:
+        raise DataError(f"{where} uses an unsupported compression ({err})") from None
+    header = check_png16_header(parse_png_header(head, where), where)
+    if (header.height, header.width) != (height, width):
+        raise DataError(
+            f"{where}: image is {header.height}x{header.width}; the ground truth is {height}x{width} "
+            "(height x width)"
+        )
 
 
 def _extract_entry(

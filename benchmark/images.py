@@ -52,9 +52,21 @@ def png_header(path: str | os.PathLike[str], label: str | None = None) -> PngHea
     label = str(path) if label is None else label
     try:
         with open(path, "rb") as handle:
-            head = handle.read(26)
+            head = handle.read(PNG_HEADER_BYTES)
     except OSError as err:
         raise DataError(f"{label}: cannot be read ({err.strerror or err})") from None
+    return parse_png_header(head, label)
+
+
+PNG_HEADER_BYTES = 26  # what :func:`parse_png_header` needs from the start of a file
+
+
+def parse_png_header(head: bytes, label: str) -> PngHeader:
+    """Parse the first :data:`PNG_HEADER_BYTES` bytes of a PNG (e.g. read from a zip entry, not extracted).
+
+    Raises:
+        DataError: naming ``label``, when the bytes are not a PNG signature followed by an IHDR chunk.
+    """
     # signature (8), IHDR length (4), b"IHDR" (4), width (4), height (4), bit depth (1), colour type (1)
     if len(head) < 26 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR" or head[25] not in _PNG_CHANNELS:
         raise DataError(f"{label}: not a PNG file; expected a 16-bit RGB PNG")
@@ -69,7 +81,11 @@ def check_png16(path: str | os.PathLike[str], label: str | None = None, max_pixe
         DataError: naming the file and what was expected.
     """
     label = str(path) if label is None else label
-    header = png_header(path, label)
+    return check_png16_header(png_header(path, label), label, max_pixels)
+
+
+def check_png16_header(header: PngHeader, label: str, max_pixels: int = MAX_PIXELS) -> PngHeader:
+    """:func:`check_png16` on a header already read (e.g. from a zip entry through ``ZipFile.open``)."""
     if header.bit_depth != 16:
         raise DataError(f"{label}: {header.bit_depth}-bit PNG; expected 16-bit RGB")
     if header.channels != 3:

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,8 +157,12 @@ def score(
             f"{len(truth)} ground-truth images in {gt}; the full test set of {protocol.tag} has "
             f"{protocol.expected_count}, so this score is not comparable with full-test-set results"
         )
-    with open_submission(submission, limits) as outputs:
-        _check_names(submission, gt, outputs, truth, protocol)
+    sizes = {name: _size(ground) for name, ground in truth.items()}
+
+    def check_names(names: list[str]) -> None:
+        _check_names(submission, gt, names, truth, protocol)
+
+    with open_submission(submission, limits, expected=sizes, check_names=check_names) as outputs:
         labels = {name: f"{submission}: {name}" for name in outputs}
         _check_sizes(outputs, truth, labels)
         metrics, unavailable = _create_metrics(protocol.metrics)  # after the cheap checks: LPIPS loads weights
@@ -237,8 +241,14 @@ def _short_list(names: list[str]) -> str:
     return shown + (f", ... and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else "")
 
 
+def _size(ground: GroundTruth) -> tuple[int, int]:
+    """``(height, width)`` of a ground-truth image, from its header (checked to be a 16-bit RGB PNG)."""
+    header = check_png16(ground.path)
+    return header.height, header.width
+
+
 def _check_names(
-    submission: object, gt: object, outputs: Mapping[str, Path], truth: Mapping[str, GroundTruth], protocol: Protocol
+    submission: object, gt: object, outputs: Collection[str], truth: Mapping[str, GroundTruth], protocol: Protocol
 ) -> None:
     missing = sorted(set(truth) - set(outputs))
     unexpected = sorted(set(outputs) - set(truth))

@@ -17,6 +17,8 @@ from simulator.core.errors import ConfigError, DataError
 from simulator.settings import SimulationConfig
 
 MAX_BIT_DEPTH = 16  # stored as uint16
+MAX_FRAMES = 16  # exposures per bracket: file names raw_{ratio^k} (ratio 4: up to raw_1073741824) stay sane
+MAX_SIDE = 16384  # pixels per side of output.size: a 16384x16384 ground truth is already 1.5 GiB as float32 RGB
 
 
 def _finite(key: str, value: float, low: float | None = None, *, above: bool = False) -> None:
@@ -81,6 +83,9 @@ def _check_exposure(config: SimulationConfig) -> None:
     from simulator.exposure import exposure_multiples, relative_exposures
 
     exposure = config.exposure
+    if not 2 <= exposure.frames <= MAX_FRAMES:
+        raise ConfigError(f"exposure.frames={exposure.frames}; expected 2..{MAX_FRAMES} frames per bracket "
+                          "(the file names raw_<ratio^k> grow with it)")
     _finite("exposure.ratio", exposure.ratio)
     _as_config_error(exposure_multiples, exposure.frames, exposure.ratio)
     _as_config_error(relative_exposures, exposure.frames, exposure.ratio, exposure.unit_frame)
@@ -126,6 +131,10 @@ def _check_output(config: SimulationConfig) -> None:
             raise ConfigError(f"downsample.scales={list(config.downsample.scales)}; expected factors >= 2")
     if len(set(config.downsample.scales)) != len(config.downsample.scales):
         raise ConfigError(f"downsample.scales={list(config.downsample.scales)}; a factor appears twice")
+    width, height = config.output.size
+    if not all(isinstance(side, int) and 0 < side <= MAX_SIDE and side % 2 == 0 for side in (width, height)):
+        raise ConfigError(f"output.size={[width, height]}; expected [width, height], each a positive even number "
+                          f"<= {MAX_SIDE}")
     _as_config_error(check_size, config)
     if config.output.previews:
         DEMOSAICERS[config.output.preview_demosaicer]  # noqa: B018

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from simulator.color import srgb_to_linear
 from simulator.core.errors import ConfigError, DataError
+from simulator.image_size import check_source_pixels
 from simulator.quiet import native_output_silenced, quiet_opencv
 
 quiet_opencv()
@@ -68,6 +69,10 @@ def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
         path: ``.exr``, ``.hdr``, ``.pfm`` or ``.npy`` (float, ``(H, W, 3)``, RGB).
         min_size: smallest accepted height and width.
 
+    Raises:
+        DataError: naming the file: unreadable, not (H, W, 3), non-finite or negative values, or more than
+            :data:`~simulator.image_size.MAX_SOURCE_PIXELS` pixels by its header (checked before decoding).
+
     Returns:
         ``[3, H, W]`` float32, linear, >= 0.
     """
@@ -75,6 +80,7 @@ def read_hdr_image(path: str | Path, min_size: int = 16) -> torch.Tensor:
     suffix = path.suffix.lower()
     if suffix not in HDR_SUFFIXES:
         raise DataError(f"{path}: unsupported HDR format; expected one of {HDR_SUFFIXES}")
+    check_source_pixels(path)  # from the header, before decoding
     try:
         with native_output_silenced():  # OpenEXR / OpenCV print their own complaints on stdout and stderr
             if suffix == ".exr":
@@ -161,6 +167,7 @@ def read_ldr_image(path: str | Path, highlight_gain: float = 1.0, min_size: int 
         ``[3, H, W]`` float32 linear, >= 0.
     """
     path = Path(path)
+    check_source_pixels(path)  # from the header, before decoding
     with native_output_silenced():  # libpng / libjpeg warnings and OpenCV's log lines
         bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_COLOR)
     if bgr is None:

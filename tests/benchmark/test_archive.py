@@ -235,3 +235,52 @@ def test_not_a_folder_or_zip(env):
     with pytest.raises(DataError, match=r"sub\.tar: a submission is a folder or a \.zip"):
         with open_submission(other):
             pass
+
+
+@pytest.fixture
+def no_extraction(monkeypatch):
+    """Fail the test if any entry is extracted: the checks below must refuse the archive before that."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an entry was extracted before the archive was refused")
+
+    monkeypatch.setattr(archive, "_extract_entry", refuse)
+
+
+def test_entry_larger_than_any_png_of_the_ground_truth_size_is_refused_before_extraction(env, no_extraction):
+    # a valid 16-bit PNG header of the right size followed by 50 MB of zeros: under the default byte limit,
+    # but far beyond what a 40x48 16-bit PNG can be
+    bomb = png16()[:33] + b"\0" * (50 << 20)
+    submission = make_zip(env[0] / "sub.zip", [(NAMES[0], bomb), *good_entries()[1:]])
+    assert submission.stat().st_size < 1 << 20
+    bound = archive.max_png16_bytes(*SIZE)
+    assert_rejected(env, submission, NAMES[0], f"at most {bound} bytes", f"{len(bomb)} bytes uncompressed")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"GIF89a" + bytes(100), "not a PNG file"),
+        (cv2.imencode(".png", np.full((*SIZE, 3), 100, np.uint8))[1].tobytes(), "8-bit PNG; expected 16-bit RGB"),
+        (png16(size=(36, 48)), "image is 36x48; the ground truth is 40x48"),
+    ],
+    ids=["not_png", "eight_bit", "wrong_size"],
+)
+def test_png_headers_are_checked_through_zf_open_before_extraction(env, no_extraction, data, fragment):
+    submission = make_zip(env[0] / "sub.zip", [*good_entries()[:-1], (NAMES[-1], data)])
+    assert_rejected(env, submission, NAMES[-1], fragment)
+
+
+def test_unexpected_names_are_refused_before_extraction(env, no_extraction):
+    submission = make_zip(env[0] / "sub.zip", [*good_entries(), ("sceneZ-999999.png", png16())])
+    assert_rejected(env, submission, "1 unexpected file(s)", "sceneZ-999999.png")
+
+
+@pytest.mark.parametrize("size", [(1, 1), (40, 48), (257, 301)])
+def test_png16_bound_holds_for_incompressible_images(size):
+    # uniform noise stored without compression is the largest PNG an encoder writes for this size
+    noise = np.random.default_rng(0).integers(0, 1 << 16, (*size, 3), dtype=np.uint16)
+    largest = len(cv2.imencode(".png", noise, [cv2.IMWRITE_PNG_COMPRESSION, 0])[1])
+    raw = size[0] * (1 + 6 * size[1])
+    bound = archive.max_png16_bytes(*size)
+    assert largest <= bound <= 1.03 * raw + archive.PNG_METADATA_BYTES + 1024

@@ -251,3 +251,15 @@ def test_an_unwritable_out_is_one_line(tmp_path):
         _one_error_line(_simulate(locked / "data"), "--out", "not writable")
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("exposure.frames=17", "exposure.frames=17; expected 2..16"), ("exposure.frames=1", "exposure.frames=1"),
+    ("output.size=[32768, 32]", "output.size=[32768, 32]"), ("output.size=[32, 16386]", "<= 16384"),
+    ("output.size=[-32, 32]", "output.size=[-32, 32]"), ("output.size=[33, 32]", "positive even number"),
+], ids=lambda value: value if "=" in value else "")
+def test_bounds_on_frames_and_output_size(tmp_path, override, needle):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli.cli, ["simulate", "--out", str(out), "--no-progress", "--set", override])
+    _one_error_line(result, needle)
+    assert not out.exists()
