@@ -20,3 +20,13 @@ def max_abs(a: np.ndarray, b: np.ndarray) -> float:
     """Largest absolute difference, computed in float64."""
     assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
+
+
+def one_error_line(result, *needles) -> None:
+    """A CLI result that exited 2 with exactly one ``error:`` line on stderr naming every needle (no traceback)."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert "Traceback" not in result.output

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 import cli
 from benchmark.images import write_png16
+from tests.helpers import one_error_line
 
 
 @pytest.fixture
@@ -36,30 +37,22 @@ def _score(gt, submission, *args):
         cli.cli, ["score", str(submission), "--gt", str(gt), "--protocol", "bracketire", "--no-progress", *args])
 
 
-def _one_error_line(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
 def test_result_files_not_written_by_the_toolkit_are_never_overwritten(pair, tmp_path):
     gt, archive = pair
     mine = tmp_path / "paper.json"
     mine.write_text('{"draft": "do not lose"}')
-    _one_error_line(_score(gt, archive, "--json", str(mine)), "--json", "paper.json", "not a score json")
+    one_error_line(_score(gt, archive, "--json", str(mine)), "--json", "paper.json", "not a score json")
     assert mine.read_text() == '{"draft": "do not lose"}'
     table = tmp_path / "results.csv"
     table.write_text("a,b\n1,2\n")
-    _one_error_line(_score(gt, archive, "--csv", str(table)), "--csv", "not a score csv")
+    one_error_line(_score(gt, archive, "--csv", str(table)), "--csv", "not a score csv")
     assert table.read_text() == "a,b\n1,2\n"
     ours_json, ours_csv = tmp_path / "ours.json", tmp_path / "ours.csv"
     for _ in range(2):  # the toolkit's own results are replaced on the next run
         result = _score(gt, archive, "--json", str(ours_json), "--csv", str(ours_csv))
         assert result.exit_code == 0, result.output
     assert json.loads(ours_json.read_text())["count"] == 1
-    _one_error_line(_score(gt, archive, "--json", str(tmp_path)), "--json", "is a directory")
+    one_error_line(_score(gt, archive, "--json", str(tmp_path)), "--json", "is a directory")
 
 
 def test_sigterm_while_scoring_removes_the_extracted_submission(pair, tmp_path, monkeypatch):
@@ -138,7 +131,7 @@ def test_plot_replaces_its_own_figure_but_never_the_users_image(tmp_path):
     photo = tmp_path / "holiday.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     result = CliRunner().invoke(cli.cli, ["plot", "--out", str(photo)])
-    _one_error_line(result, "--out", "holiday.png", "not a plot written by bracketire")
+    one_error_line(result, "--out", "holiday.png", "not a plot written by bracketire")
     assert photo.read_bytes() == b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     figure = tmp_path / "figure.png"
     for _ in range(2):

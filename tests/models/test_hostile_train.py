@@ -23,6 +23,7 @@ from models.runner import save_checkpoint
 from simulator.dataset import generate_dataset
 from simulator.lock import _start_time
 from simulator.settings import load_simulation_config
+from tests.helpers import one_error_line
 
 TINY = [*MODELS.spec("tmrnet").tiny_overrides(), "data.workers=0", "train.patch=32", "train.batch_size=1",
         "train.progress=false", "train.log_every=1", "data.val_split=null"]
@@ -42,14 +43,6 @@ def _train(out, data, *extra, args=()):
     return CliRunner().invoke(cli.cli, ["train", "--out", str(out), "--data", str(data), *sets, *args])
 
 
-def _one_error_line(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
 BAD = [("train.batch_size=0", "train.batch_size=0"), ("train.save_every=0", "train.save_every=0"),
        ("train.lr=-1", "train.lr=-1"), ("train.lr=.nan", "train.lr=nan"), ("train.iters=0", "train.iters=0"),
        ("train.patch=33", "train.patch=33"), ("train.betas=[1.5, 0.9]", "train.betas[0]=1.5"),
@@ -64,13 +57,13 @@ if not torch.cuda.is_available():
 @pytest.mark.parametrize("override,needle", BAD, ids=[o for o, _ in BAD])
 def test_every_bad_training_setting_exits_2_before_a_run_folder_exists(data, tmp_path, override, needle):
     out = tmp_path / "run"
-    _one_error_line(_train(out, data, override), needle)
+    one_error_line(_train(out, data, override), needle)
     assert not out.exists()
 
 
 def test_missing_data_is_refused_before_a_run_folder_exists(tmp_path):
     out = tmp_path / "run"
-    _one_error_line(_train(out, tmp_path), "Train", "no such folder")
+    one_error_line(_train(out, tmp_path), "Train", "no such folder")
     assert not out.exists()
 
 
@@ -78,11 +71,11 @@ def test_a_folder_with_the_users_files_is_never_written_into(data, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "config.yaml").write_text("mine: true\n")
-    _one_error_line(_train(out, data, "train.iters=1"), "bracketire did not write")
+    one_error_line(_train(out, data, "train.iters=1"), "bracketire did not write")
     assert (out / "config.yaml").read_text() == "mine: true\n" and sorted(os.listdir(out)) == ["config.yaml"]
     afile = tmp_path / "afile"
     afile.write_text("x")
-    _one_error_line(_train(afile, data, "train.iters=1"), "is a file")
+    one_error_line(_train(afile, data, "train.iters=1"), "is a file")
 
 
 def test_a_second_run_on_a_locked_folder_names_the_holder_and_leaves_the_first_intact(data, tmp_path):
@@ -93,7 +86,7 @@ def test_a_second_run_on_a_locked_folder_names_the_holder_and_leaves_the_first_i
     try:
         (out / ".bracketire-train.lock").write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename,
                                                                  "started": _start_time(holder.pid), "since": "now"}))
-        _one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), f"pid {holder.pid}")
+        one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), f"pid {holder.pid}")
         assert {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()} == before
     finally:
         holder.kill()
@@ -106,19 +99,19 @@ def test_resume_refuses_foreign_incomplete_and_hostile_checkpoints_in_one_line(d
     assert _train(out, data, "train.iters=1").exit_code == 0
     last = out / "checkpoints" / "last.pt"
     state = torch.load(last, weights_only=True)
-    _one_error_line(_train(out, data, "train.iters=2", "model.mid_channels=16", args=["--resume"]),
+    one_error_line(_train(out, data, "train.iters=2", "model.mid_channels=16", args=["--resume"]),
                     "a checkpoint of model 'tmrnet'", "mid_channels")
     torch.save({k: v for k, v in state.items() if k != "optimizer"}, last)
-    _one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "missing optimizer")
+    one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "missing optimizer")
     torch.save({**state, "params": {k: v for i, (k, v) in enumerate(state["params"].items()) if i}}, last)
-    _one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "params does not fit tmrnet")
+    one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "params does not fit tmrnet")
     torch.save({**state, "rng": {"payload": _Evil()}}, last)
     result = _train(out, data, "train.iters=2", args=["--resume"])
-    _one_error_line(result, "holds non-tensor objects (posix.system); refusing to load")
+    one_error_line(result, "holds non-tensor objects (posix.system); refusing to load")
     assert "weights_only=False" not in result.output
     torch.save(state, last)
     (out / "config.yaml").unlink()
-    _one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "config.yaml: missing", "--config")
+    one_error_line(_train(out, data, "train.iters=2", args=["--resume"]), "config.yaml: missing", "--config")
 
 
 class _Evil:
@@ -132,11 +125,11 @@ def test_bench_refuses_hostile_weights_and_missing_cuda_in_one_line(tmp_path):
     runs = ["--json", str(tmp_path / "s.json")]
     result = CliRunner(env={"BRACKETIRE_RUNS": str(tmp_path)}).invoke(
         cli.cli, ["bench", "--model", "tmrnet", "--weights", str(evil), "--no-progress", *runs])
-    _one_error_line(result, "evil.pt: holds non-tensor objects (posix.system); refusing to load")
+    one_error_line(result, "evil.pt: holds non-tensor objects (posix.system); refusing to load")
     assert "weights_only=False" not in result.output
     if not torch.cuda.is_available():
         result = CliRunner().invoke(cli.cli, ["bench", "--model", "merge", "--device", "cuda", "--no-progress"])
-        _one_error_line(result, "--device=cuda", "no CUDA device")
+        one_error_line(result, "--device=cuda", "no CUDA device")
 
 
 def test_an_error_in_a_dataloader_worker_is_one_line(data, tmp_path):
@@ -145,7 +138,7 @@ def test_an_error_in_a_dataloader_worker_is_one_line(data, tmp_path):
     frames = sorted((copy / "Train").glob("*/*"))
     np.save(frames[1] / "raw_gt.npy", np.zeros((3, 3, 3), np.float32))
     result = _train(tmp_path / "run", copy, "train.iters=6", "data.workers=1")
-    _one_error_line(result, "raw_gt.npy", "expected (H, W, 4)")
+    one_error_line(result, "raw_gt.npy", "expected (H, W, 4)")
     assert "Original Traceback" not in result.output
 
 
@@ -195,4 +188,4 @@ def test_a_full_disk_while_checkpointing_names_the_file_and_leaves_no_temporary(
 
 def test_model_arguments_the_constructor_rejects_are_one_line(data, tmp_path):
     result = _train(tmp_path / "run", data, "train.iters=1", "model.mid_channels=-4")
-    _one_error_line(result, "model 'tmrnet' cannot be built", "'mid_channels': -4")
+    one_error_line(result, "model 'tmrnet' cannot be built", "'mid_channels': -4")

@@ -18,22 +18,13 @@ from click.testing import CliRunner
 import cli
 from simulator.lock import OutputLock, _start_time
 from tests.conftest import REPO
+from tests.helpers import one_error_line
 
 SMALL = ["--size", "32x32", "--no-progress"]
 
 
 def _simulate(out, *args):
     return CliRunner().invoke(cli.cli, ["simulate", "--out", str(out), *SMALL, *args])
-
-
-def _one_error_line(result, *needles):
-    """Exit code 2, exactly one line on stderr, naming every needle, no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert "Traceback" not in result.output
 
 
 BAD_SETTINGS = [  # (override, text the one line must contain): the issue's examples and the rest of the surface
@@ -61,7 +52,7 @@ def test_every_bad_setting_exits_2_with_one_line_before_anything_is_created(tmp_
         needle = "noise.model=eld"
     out = tmp_path / "out"
     result = _simulate(out, "--set", override, *extra)
-    _one_error_line(result, needle)
+    one_error_line(result, needle)
     assert not out.exists()  # no folder, so no empty manifest that would block the corrected run
 
 
@@ -70,7 +61,7 @@ def test_an_existing_sample_folder_is_refused_without_resume_and_kept(tmp_path):
     mine.mkdir(parents=True)
     (mine / "thesis.txt").write_text("years of work")
     result = _simulate(tmp_path, "--num-samples", "1")
-    _one_error_line(result, str(mine), "--resume")
+    one_error_line(result, str(mine), "--resume")
     assert (mine / "thesis.txt").read_text() == "years of work"
 
 
@@ -88,7 +79,7 @@ def test_resume_removes_only_the_toolkits_own_unfinished_samples(tmp_path):
     user = tmp_path / "Test" / "builtin" / "000003"  # the user's folder where sample 3 would go: refused, kept
     user.mkdir()
     (user / "notes.txt").write_text("mine")
-    _one_error_line(_simulate(tmp_path, "--num-samples", "4", "--resume"), str(user), "not written by bracketire")
+    one_error_line(_simulate(tmp_path, "--num-samples", "4", "--resume"), str(user), "not written by bracketire")
     assert (user / "notes.txt").read_text() == "mine"
 
 
@@ -100,7 +91,7 @@ def test_resume_never_removes_through_a_symbolic_link(tmp_path):
     out.mkdir()
     (out / "Test").symlink_to(outside, target_is_directory=True)
     for args in ((), ("--resume",)):
-        _one_error_line(_simulate(out, "--num-samples", "1", *args), "symbolic link")
+        one_error_line(_simulate(out, "--num-samples", "1", *args), "symbolic link")
     assert (outside / "builtin" / "000000" / "precious.npy").read_bytes() == b"data"
 
 
@@ -118,13 +109,13 @@ def test_a_run_that_writes_nothing_fails_and_leaves_no_manifest(tmp_path):
 def test_out_that_is_a_file_and_corrupt_manifests_are_one_line_errors(tmp_path):
     afile = tmp_path / "file"
     afile.write_text("x")
-    _one_error_line(_simulate(afile), "--out", "is a file")
+    one_error_line(_simulate(afile), "--out", "is a file")
     out = tmp_path / "out"
     assert _simulate(out, "--num-samples", "1").exit_code == 0
     manifest = out / "manifest_Test.json"
     for text in ("{not json", json.dumps({"samples": "x", "config": {}}), json.dumps([1, 2])):
         manifest.write_text(text)
-        _one_error_line(_simulate(out, "--num-samples", "1", "--resume"), str(manifest))
+        one_error_line(_simulate(out, "--num-samples", "1", "--resume"), str(manifest))
 
 
 def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -135,7 +126,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary(tmp_pat
 
     monkeypatch.setattr(layout, "_save", full)
     result = _simulate(tmp_path, "--num-samples", "1")
-    _one_error_line(result, str(tmp_path / "Test" / "builtin" / "000000"), "No space left on device")
+    one_error_line(result, str(tmp_path / "Test" / "builtin" / "000000"), "No space left on device")
     assert not [p for p in (tmp_path / "Test" / "builtin").iterdir()]  # the temporary sample folder is gone
 
 
@@ -147,7 +138,7 @@ def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_is_taken_over(tmp_path
         lock.write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename, "started": _start_time(holder.pid),
                                     "since": "now", "command": "simulate --out elsewhere"}))
         result = _simulate(tmp_path, "--num-samples", "1")
-        _one_error_line(result, f"pid {holder.pid}", "in use by another bracketire run")
+        one_error_line(result, f"pid {holder.pid}", "in use by another bracketire run")
         assert not (tmp_path / "Test").exists()
     finally:
         holder.kill()
@@ -227,7 +218,7 @@ def test_a_second_run_is_refused_and_kill_9_takes_the_workers_down_and_resume_wo
     second = _simulate(out, "--num-samples", "30", "--resume")  # a concurrent second run on the same folder
     workers = _children(run.pid)  # loky's worker processes (and its resource tracker)
     assert run.poll() is None and workers, "simulate finished before it could be killed; make it longer"
-    _one_error_line(second, f"pid {run.pid}", "in use by another bracketire run")
+    one_error_line(second, f"pid {run.pid}", "in use by another bracketire run")
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 60
@@ -248,7 +239,7 @@ def test_an_unwritable_out_is_one_line(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        _one_error_line(_simulate(locked / "data"), "--out", "not writable")
+        one_error_line(_simulate(locked / "data"), "--out", "not writable")
     finally:
         locked.chmod(0o700)
 
@@ -261,5 +252,5 @@ def test_an_unwritable_out_is_one_line(tmp_path):
 def test_bounds_on_frames_and_output_size(tmp_path, override, needle):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli.cli, ["simulate", "--out", str(out), "--no-progress", "--set", override])
-    _one_error_line(result, needle)
+    one_error_line(result, needle)
     assert not out.exists()
