@@ -54,7 +54,12 @@ def test_published_weights_are_found_through_their_environment_variable(env, tmp
     torch.manual_seed(0)
     torch.save({"state_dict": build_model("tmrnet").state_dict()}, tmp_path / "TMRNet_model_400.pth")
     monkeypatch.setenv("BRACKETIRE_TMRNET", str(tmp_path / "TMRNet_model_400.pth"))
-    result = _bench("--model", "tmrnet")
+    from simulator.dataset import generate_dataset  # a small test split: the full-width network is slow on CPU
+    from simulator.settings import load_simulation_config
+
+    overrides = ["output.size=[96, 64]", "num_samples=1", "seed=3", "output.previews=true"]
+    generate_dataset(load_simulation_config("bracketire", overrides), tmp_path / "data", progress=False)
+    result = _bench("--model", "tmrnet", "--data", str(tmp_path / "data"))
     assert result.exit_code == 0, result.output
     assert "| tmrnet | bracketire@1 |" in result.output and "| 13.29 |" in result.output
 
