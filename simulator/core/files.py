@@ -99,7 +99,7 @@ def load_torch_file(path: str | os.PathLike[str], what: str = "PyTorch checkpoin
     except Exception as err:  # torch raises several types for files that are not weights-only checkpoints
         text = str(err)
         found = re.search(r"GLOBAL ([\w.]+)", text)
-        if found:  # a pickled object (posix.system, a class): name it, never pass on torch's weights_only=False advice
+        if found:  # a pickled object (posix.system, a class): name it, never pass on torch's advice to turn weights_only off
             raise DataError(f"{path}: holds non-tensor objects ({found.group(1)}); refusing to load") from None
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         useful = [line for line in lines if not line.startswith(("Weights only load failed", "Please file an issue",
