@@ -252,6 +252,7 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
         result.score.write_json(json_path)
     for line in result.score.notes():
         click.echo(line, err=True)
+    click.echo(f"weights: {result.weights}", err=True)
     click.echo(bench_table(result), nl=False)
 
 

@@ -32,6 +32,7 @@ from benchmark.scoring import ScoreResult, score
 from models import MODELS, build_model, parameter_count, weight_free_models
 from models.checkpoints import load_checkpoint, read_model_config
 from models.inference import tiled_forward
+from models.pretrained import split_part_args
 from models.run_checks import check_device
 from models.train_config import _check_model_args as check_model_args
 from simulator.camera import CameraMeta
@@ -63,6 +64,7 @@ class BenchResult:
     seconds_per_image: float
     score: ScoreResult
     row: dict[str, object]
+    weights: str = ""  # which weights ran (``weights_origin``)
 
 
 def builtin_benchmark(progress: bool = False, version: int = BUILTIN_BENCHMARK_VERSION) -> Path:
@@ -161,7 +163,8 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         "weights_sha256": sha256_of(Path(weights))[:16] if weights else "", "data_sha256": _checksum_dir(root),
     }
     _append_run(row, runs_dir)
-    return BenchResult(model_name, parameter_count(model), seconds / max(1, len(frames)), result, row)
+    return BenchResult(model_name, parameter_count(model), seconds / max(1, len(frames)), result, row,
+                       weights_origin(model_name, weights))
 
 
 def load_model(model_name: str, weights: str | os.PathLike[str] | None = None,
@@ -179,14 +182,16 @@ def load_model(model_name: str, weights: str | os.PathLike[str] | None = None,
     if saved is not None and saved["name"] != model_name:
         raise DataError(f"{found}: a checkpoint of model {saved['name']!r}, not {model_name!r}")
     # the checkpoint's own arguments meet the same typed checks as --set model.KEY=VALUE
-    model = build_model(model_name, **(check_model_args(model_name, saved["kwargs"], str(found)) if saved else {}))
+    args = check_model_args(model_name, saved["kwargs"], str(found)) if saved else {}
+    model = build_model(model_name, **split_part_args(MODELS.spec(model_name), args)[0])
     if found is not None:
         load_checkpoint(model, found)
     return model.to(device).eval(), found
 
 
 def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Path | None:
-    """The weight file for ``model_name``: ``weights``, else the published file from its variable or the cache.
+    """The weight file for ``model_name``: ``weights``; else the published file (its variable or the cache); else
+    the weights shipped with the toolkit (``models/weights/``).
 
     Raises:
         DataError: a learned model with no weights; the message says what to get or how to train it, and
@@ -195,17 +200,40 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
     if weights is not None:
         return Path(weights)
     spec = MODELS.spec(model_name)  # a typo gets its did-you-mean before any talk of weights
+    if spec.task != "restoration":
+        raise ConfigError(f"model {model_name!r} is a {spec.task} network, not a bracket model; bench runs "
+                          f"{', '.join(MODELS.names())}")
     if not spec.needs_weights:
         return None
     free = f"models that run without weights: {', '.join(weight_free_models())}"
-    published = spec.weights().get("published")
-    if published is not None:
-        try:
-            return resolve_weights(published, allow_download=False)
-        except WeightsNotFoundError as err:
-            raise DataError(f"model {model_name!r} needs weights: pass --weights PATH. {err} ({free})") from None
+    found = spec.weights()
+    missing = ""
+    for kind in ("published", "shipped"):
+        if kind in found:
+            try:
+                return resolve_weights(found[kind], allow_download=False)
+            except WeightsNotFoundError as err:
+                missing = missing or str(err)
+    if missing:
+        raise DataError(f"model {model_name!r} needs weights: pass --weights PATH. {missing} ({free})")
     raise DataError(f"model {model_name!r} needs weights: pass --weights PATH, e.g. a run of "
                     f"'python cli.py train --model {model_name} --data DIR --out RUN' (RUN/checkpoints/last.pt); {free}")
+
+
+def weights_origin(model_name: str, path: Path | None) -> str:
+    """Which weights ran, for the output: ``"published <file> sha256:<12>"``, ``"shipped ..."``, ``"given ..."``
+    (``--weights``) or ``"none (weight-free model)"``."""
+    if path is None:
+        return "none (weight-free model)"
+    kind = "given"
+    for name, spec in MODELS.spec(model_name).weights().items():
+        try:
+            if resolve_weights(spec, allow_download=False).resolve() == Path(path).resolve():
+                kind = name
+                break
+        except WeightsNotFoundError:
+            continue
+    return f"{kind} {Path(path).name} sha256:{sha256_of(Path(path))[:12]}"
 
 
 def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:

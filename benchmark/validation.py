@@ -22,6 +22,7 @@ from benchmark.images import crop_border
 from benchmark.metrics import Metric, create_metric
 from benchmark.protocols import Protocol, get_protocol
 from benchmark.render import render_png_array
+from models import MODELS
 from models.data import BracketDataset
 from models.runner import TrainResult, Validator, train
 from models.train_config import RunConfig
@@ -80,7 +81,7 @@ def train_model(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool
                 stop_at: int | None = None, protocol: str = "bracketire") -> TrainResult:
     """Train ``config`` with validation on ``config.data.val_split`` (when set and present) by ``protocol``."""
     data = config.data
-    validate = None
-    if data.val_split and (Path(data.root) / data.val_split).is_dir():
+    validate = MODELS.spec(config.model).training_behaviour().validator(config)
+    if validate is None and data.val_split and (Path(data.root) / data.val_split).is_dir():
         validate = make_validator(data.root, data.val_split, data.scale, data.val_limit, data.white, protocol)
     return train(config, run_dir, resume=resume, validate=validate, stop_at=stop_at)

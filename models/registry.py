@@ -15,13 +15,13 @@ _TMRNET_TINY = {"mid_channels": 8, "extract_blocks": 1, "shared_blocks": 1, "fra
                 "reconstruction_blocks": 1}
 _TMRNET_SMALL = {"mid_channels": 16, "extract_blocks": 2, "shared_blocks": 2, "frame_blocks": 2,
                  "reconstruction_blocks": 2}
-_SPYNET = {"spynet": "models.layers.spynet:SPYNET_WEIGHTS"}
+_SPYNET = {"spynet": "spynet"}  # pretrained part: prefix -> the registered model whose weights fill it
 _CLASSICAL = {"needs_weights": False, "card": {"kwargs": {}, "params_m": 0.0}, "fewer_frames": True, "scales": (1,)}
 
 MODELS = ModelRegistry([
     ModelSpec("tmrnet", "models.tmrnet:TMRNet", tiny=_TMRNET_TINY, small=_TMRNET_SMALL,
               card={"kwargs": {}, "params_m": 13.286}, published_weights="models.tmrnet:TMRNET_WEIGHTS",
-              pretrained_parts=_SPYNET),
+              shipped_weights="models.tmrnet:TMRNET_SHIPPED", pretrained_parts=_SPYNET),
     ModelSpec("tmrnet_plus", "models.tmrnet:TMRNet", preset={"scale": 4}, tiny=_TMRNET_TINY, small=_TMRNET_SMALL,
               card={"kwargs": {}, "params_m": 13.581}, published_weights="models.tmrnet:TMRNET_PLUS_WEIGHTS",
               pretrained_parts=_SPYNET),
@@ -33,7 +33,7 @@ MODELS = ModelRegistry([
               # the published network: 14-frame same-exposure RAW burst -> x8 RGB (SyntheticBurst x4 SR)
               card={"kwargs": {"num_frames": 14, "exposure_ratio": 1.0, "scale": 8, "gamma_input": False,
                                "out_channels": 3}, "params_m": 6.417}),
-    ModelSpec("dbsr", "models.baselines.dbsr:DBSR", fewer_frames=True,
+    ModelSpec("dbsr", "models.baselines.dbsr:DBSR", fewer_frames=True, pretrained_parts=_SPYNET,
               tiny={"enc_channels": 16, "enc_blocks": 1, "enc_out": 32, "proj_channels": 8, "offset_channels": 8,
                     "weight_blocks": 1, "dec_channels": 16, "dec_blocks": 1, "post_channels": 8, "post_blocks": 1,
                     "flow_levels": 2},
@@ -57,7 +57,7 @@ MODELS = ModelRegistry([
                                "output_sigmoid": True}, "params_m": 1.441}),
     # Kalantari17: the WE network of the paper, 3 LDR frames x 6 channels (LDR and HDR versions) in, 3 x 3
     # weights out; the optical flow is not a learned part of the published method and is not counted.
-    ModelSpec("kalantari17", "models.baselines.kalantari17:Kalantari17",
+    ModelSpec("kalantari17", "models.baselines.kalantari17:Kalantari17", pretrained_parts=_SPYNET,
               tiny={"widths": (16, 16, 8), "flow_levels": 2},
               card={"kwargs": {"num_frames": 3, "frame_channels": 6, "weight_channels": 3, "flow": False},
                     "params_m": 0.384}),
@@ -76,14 +76,18 @@ MODELS = ModelRegistry([
               tiny={"features": 8, "blocks": (1, 1, 1), "heads": (1, 2, 4), "window": 4, "reduction": 4},
               card={"kwargs": {"num_frames": 3, "in_channels": (8, 16, 8), "out_channels": 3, "feature_upscale": 2,
                                "head_upscale": 2, "output_sigmoid": True}, "params_m": 12.049}),
+    # the flow network alone, trained on the simulator's exact flow (models/flow_training.py)
+    ModelSpec("spynet", "models.layers.spynet:SPyNet", tiny={"levels": 3}, task="flow",
+              published_weights="models.layers.spynet:SPYNET_WEIGHTS",
+              training="models.flow_training:FlowTraining", scales=(1,),
+              shipped_weights="models.layers.spynet:SPYNET_SHIPPED"),
 ])
 
 
 def _register_weight_files() -> None:
     """Every model's published, shipped and pretrained-part weight files in ``WEIGHT_FILES`` (for ``info``)."""
-    for spec in MODELS.specs():
-        named = {spec.name: spec.published_weights, f"{spec.name} (shipped)": spec.shipped_weights,
-                 **dict(spec.pretrained_parts)}
+    for spec in MODELS.specs(task=None):
+        named = {spec.name: spec.published_weights, f"{spec.name} (shipped)": spec.shipped_weights}
         for name, target in named.items():
             if target is not None and name not in WEIGHT_FILES:
                 WEIGHT_FILES.register(name, target)

@@ -102,8 +102,11 @@ def check_training_data(config: RunConfig) -> None:
     Raises:
         DataError: no ``data.root``, no split folder, no samples, or a first sample too small or unreadable.
     """
+    from models import MODELS
     from models.data import BracketDataset
 
+    if not MODELS.spec(config.model).training_behaviour().needs_bracket_data:
+        return  # the model makes its own training data (the flow network's simulated pairs)
     root = config.data.root
     if not root:
         raise ConfigError("no training data: pass --data DIR (a dataset root in the published layout)")
@@ -146,15 +149,18 @@ def check_resumable(state: Mapping[str, Any], config: RunConfig, model: nn.Modul
 
 
 def build_run_model(config: RunConfig) -> nn.Module:
-    """The registered model with the run's arguments; a constructor that rejects them is a setting error.
+    """The registered model with the run's arguments (pretrained-part sources left out: ``models/pretrained.py``);
+    a constructor that rejects them is a setting error.
 
     Raises:
         ConfigError: naming the model, its arguments and the constructor's complaint.
     """
-    from models import build_model
+    from models import MODELS, build_model
+    from models.pretrained import split_part_args
 
+    args, _ = split_part_args(MODELS.spec(config.model), config.model_args)
     try:
-        return build_model(config.model, **dict(config.model_args))
+        return build_model(config.model, **args)
     except BracketIREError:
         raise
     except (TypeError, ValueError, RuntimeError, ZeroDivisionError, AssertionError) as err:

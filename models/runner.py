@@ -28,6 +28,7 @@ import csv
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from torch.utils.data import DataLoader
 from models import MODELS
 from models.batches import StepBatches, _EpochIndexed
 from models.data import BracketDataset, augment_published, published_batch_flips
+from models.pretrained import load_pretrained_parts, split_part_args
 from models.run_checks import build_run_model, check_resumable, check_run_config, check_training_data
 from models.run_folder import open_run_folder, roll_back_log
 from models.train_config import RunConfig, learning_rate, save_run_config
@@ -190,6 +192,7 @@ class _Run:
     step: int = 0
     log: _Log | None = None
     flow_parameters: list[nn.Parameter] = field(default_factory=list)
+    parts: dict[str, str] = field(default_factory=dict)  # pretrained part -> what it started from (a new run)
 
     @property
     def last(self) -> Path:
@@ -271,15 +274,18 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator |
         raise DataError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
     if not resume and last.exists():
         raise DataError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
-    if not config.data.root:
+    behaviour = MODELS.spec(config.model).training_behaviour()
+    if behaviour.needs_bracket_data and not config.data.root:
         raise ConfigError("no training data: pass --data DIR (a dataset root in the published layout)")
     rank, local_rank, world = _distributed()
     device = _device(cfg.device, local_rank)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
 
-    behaviour = MODELS.spec(config.model).training_behaviour()
-    model = build_run_model(config).to(device)
+    model = build_run_model(config)
+    parts = {} if resume else load_pretrained_parts(model, MODELS.spec(config.model),
+                                                     split_part_args(MODELS.spec(config.model), config.model_args)[1])
+    model = model.to(device)
     ema = ModelEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(behaviour.param_groups(model, cfg.lr), lr=cfg.lr, betas=cfg.betas,
                                   weight_decay=cfg.weight_decay)
@@ -290,9 +296,12 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator |
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     run = _Run(config, run_dir, rank, world, device, model, model, behaviour, ema, optimizer, scaler, use_amp,
                amp_dtype, validate)
+    run.parts = parts
     if resume:
         _restore(run, last)
     if rank == 0:
+        for prefix, origin in parts.items():
+            print(f"{config.model}: {prefix} starts from {origin}", file=sys.stderr)
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         save_run_config(config, run_dir / "config.yaml", __version__)
     if world > 1:
@@ -321,8 +330,10 @@ def _restore(run: _Run, path: Path) -> None:
 def _loader(run: _Run, stop: int) -> DataLoader:
     """Batches for steps ``run.step .. stop - 1`` of this rank (a pure function of ``(seed, step)``)."""
     config, cfg = run.config, run.config.train
-    dataset = BracketDataset(config.data.root, config.data.train_split, "train", config.data.scale, cfg.patch,
-                             config.data.white, cfg.seed, augment=config.data.augment == "bayer")
+    dataset = run.behaviour.dataset(config)
+    if dataset is None:
+        dataset = BracketDataset(config.data.root, config.data.train_split, "train", config.data.scale, cfg.patch,
+                                 config.data.white, cfg.seed, augment=config.data.augment == "bayer")
     return DataLoader(_EpochIndexed(dataset),
                       batch_sampler=StepBatches(len(dataset), cfg.batch_size, cfg.seed, run.step, stop, run.rank,
                                                 run.world),
@@ -354,9 +365,8 @@ def _optimisation_step(run: _Run, batch: dict[str, torch.Tensor]) -> float:
             p.requires_grad_(step >= cfg.flow_warmup_iters)
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
-    raws = batch["raws"].to(run.device, non_blocking=True)
-    gt = batch["gt"].to(run.device, non_blocking=True)
-    if run.config.data.augment == "published":  # one flip/transpose draw per batch, as the published loader
+    raws, gt = run.behaviour.prepare(batch, run.device)
+    if run.config.data.augment == "published" and run.behaviour.needs_bracket_data:  # one flip/transpose draw per batch, as the published loader
         raws, gt = augment_published(raws, gt, published_batch_flips(cfg.seed, step))
     with torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
         output, extras = run.behaviour.forward(run.model, run.net, raws)
@@ -405,6 +415,8 @@ def _save(run: _Run) -> None:
                "scaler": run.scaler.state_dict(), "scheduler": {"kind": "cosine_warmup", "step": run.step},
                "rng": _rng_state(), "model_config": {"name": run.config.model, "kwargs": dict(run.config.model_args)},
                "toolkit": __version__}
+    if run.parts:
+        payload["pretrained_parts"] = dict(run.parts)
     if run.ema is not None:
         payload["params_ema"], payload["ema_updates"] = run.ema.module.state_dict(), run.ema.updates
     save_checkpoint(run.last, payload)

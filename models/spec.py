@@ -52,11 +52,14 @@ class ModelSpec:
         needs_weights: False for models that run without trained weights (the classical baselines).
         published_weights: the authors' released checkpoint (a :class:`WeightSpec` or ``"module:attr"`` of one).
         shipped_weights: a checkpoint shipped with the toolkit, if any (same forms).
-        pretrained_parts: submodule prefix -> the weight file that part starts from (e.g. SPyNet flow).
+        pretrained_parts: submodule prefix -> the registered model whose weights that part starts from when the
+            model trains (``{"spynet": "spynet"}``; ``models/pretrained.py``, ``--set model.spynet_weights=...``).
         fewer_frames: whether ``forward`` accepts fewer frames than ``num_frames`` (a shorter bracket).
         scales: the values the constructor's ``scale`` argument accepts (1: BracketIRE, 4: BracketIRE+).
         training: how the runner trains it, a :class:`~models.training.TrainingBehaviour` (or its
             ``"module:attr"``); ``None`` is the published recipe.
+        task: ``"restoration"`` (bracket in, image out: bench, predict, the zoo) or ``"flow"`` (a flow network
+            trained on its own, ``forward(ref, supp)``: only ``train`` and ``info`` list it).
     """
 
     name: str
@@ -68,10 +71,11 @@ class ModelSpec:
     needs_weights: bool = True
     published_weights: WeightSpec | str | None = None
     shipped_weights: WeightSpec | str | None = None
-    pretrained_parts: Mapping[str, WeightSpec | str] = field(default_factory=dict)
+    pretrained_parts: Mapping[str, str] = field(default_factory=dict)
     fewer_frames: bool = False
     scales: tuple[int, ...] = (1, 4)
     training: Any = None
+    task: str = "restoration"
 
     def __post_init__(self) -> None:
         if isinstance(self.target, str) and self.target.count(":") != 1:
@@ -111,13 +115,11 @@ class ModelSpec:
         return [f"model.{key}={json.dumps(value)}" for key, value in self.tiny.items()]
 
     def weights(self) -> dict[str, WeightSpec]:
-        """Every weight file of this model: ``published``, ``shipped`` and ``part:<prefix>`` -> its spec."""
+        """The weight files of this model: ``published`` and ``shipped`` -> its spec (parts: their own specs)."""
         found: dict[str, WeightSpec] = {}
         for key, value in (("published", self.published_weights), ("shipped", self.shipped_weights)):
             if value is not None:
                 found[key] = _resolve(value)
-        for prefix, value in self.pretrained_parts.items():
-            found[f"part:{prefix}"] = _resolve(value)
         return found
 
     def training_behaviour(self) -> TrainingBehaviour:
@@ -171,9 +173,13 @@ class ModelRegistry(Registry):
         """The :class:`ModelSpec` of ``name`` (a did-you-mean error otherwise)."""
         return self.target(name)
 
-    def specs(self) -> list[ModelSpec]:
-        """Every spec, in table order."""
-        return [self.target(name) for name in self]
+    def specs(self, task: str | None = "restoration") -> list[ModelSpec]:
+        """The specs of ``task`` (every spec when ``None``), in table order."""
+        return [self.target(name) for name in self if task is None or self.target(name).task == task]
+
+    def names(self, task: str | None = "restoration") -> list[str]:
+        """The names of ``task``'s models (``"restoration"``: bracket -> image; ``None``: every model)."""
+        return [spec.name for spec in self.specs(task)]
 
     def __getitem__(self, name: str) -> Callable[..., nn.Module]:
         return self.spec(name).constructor()

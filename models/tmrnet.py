@@ -32,6 +32,11 @@ TMRNET_PLUS_WEIGHTS = WeightSpec("TMRNet+ (BracketIRE+)", "TMRNet_plus_model_400
                                  how_to_get=_HOW_TO_GET.format(file="the BracketIRE+ TMRNet_model_400.pth (saved as "
                                                                "TMRNet_plus_model_400.pth)", env="BRACKETIRE_TMRNET_PLUS"))
 
+TMRNET_SHIPPED = WeightSpec("TMRNet (BracketIRE, trained by this toolkit)", "tmrnet_bracketire.pth",
+                            "BRACKETIRE_TMRNET_SHIPPED", package_file=("models", "weights/tmrnet_bracketire.pth"),
+                            how_to_get="Shipped in models/weights/; rebuild it with the command in "
+                                       "models/weights/README.md.")
+
 
 class FlowGuidedDeformableAlignment(nn.Module):
     """Align a frame's features to the reference by flow warping plus a residual deformable convolution.

@@ -97,10 +97,16 @@ def _check_model_args(name: str, args: Mapping[str, Any], source: str) -> dict[s
         hints = typing.get_type_hints(target)
     except Exception:  # unresolvable annotations: check names only
         hints = {}
+    from models.pretrained import check_part_source, part_keys
+
+    parts = part_keys(MODELS.spec(name))
     checked = {}
     for key, value in args.items():
+        if key in parts:  # a pretrained part's source (models/pretrained.py), not a constructor argument
+            checked[key] = check_part_source(key, value)
+            continue
         if key not in parameters:
-            raise unknown_name(f"argument of model {name!r}", key, [f"model.{k}" for k in parameters])
+            raise unknown_name(f"argument of model {name!r}", key, [f"model.{k}" for k in [*parameters, *parts]])
         hint = hints.get(key)
         if hint is not None:
             value = coerce_value(value, hint, f"model.{key}", source)

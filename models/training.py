@@ -27,6 +27,21 @@ TrainingStep = tuple[torch.Tensor, dict[str, torch.Tensor]]
 class TrainingBehaviour:
     """The runner's view of a model in training; subclass and override what differs (all methods are pure)."""
 
+    needs_bracket_data = True
+    """Whether the run reads a bracket dataset (``--data``); False when :meth:`dataset` makes its own."""
+
+    def dataset(self, config: Any) -> Any:
+        """The training dataset (items are dicts); ``None``: the bracket dataset of ``config.data`` (default)."""
+        return None
+
+    def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs, target)`` of a batch on ``device``; default ``(raws [B, T, 4, h, w], gt [B, 4, H, W])``."""
+        return batch["raws"].to(device, non_blocking=True), batch["gt"].to(device, non_blocking=True)
+
+    def validator(self, config: Any) -> Any:
+        """A validator of its own (``validate(model, step) -> dict``), or ``None`` for the bench's (default)."""
+        return None
+
     def param_groups(self, model: nn.Module, lr: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups (a group may carry ``lr_scale``); default: every trainable parameter."""
         return [{"params": [p for p in model.parameters() if p.requires_grad]}]

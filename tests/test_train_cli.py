@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import cli
@@ -57,3 +58,29 @@ def test_train_errors_are_one_line(data, tmp_path):
     assert "no argument of model 'tmrnet' named 'widht'" in result.stderr or "widht" in result.stderr
     missing = _cli("train", "--model", "tmrnet", "--out", str(tmp_path / "r2"), "--iters", "1")
     assert missing.exit_code == 2 and "pass --data DIR" in missing.stderr
+
+
+def _tiny_checkpoint(path, seed):
+    from models import MODELS
+    torch.manual_seed(seed)
+    spec = MODELS.spec("tmrnet")
+    torch.save({"params": spec.build_tiny().state_dict(), "model_config": {"name": "tmrnet", "kwargs": dict(spec.tiny)}}, path)
+    return path
+
+
+def test_bench_without_weights_runs_the_shipped_then_the_published_and_says_which(data, tmp_path, monkeypatch):
+    """No --weights: the published checkpoint when one is found, else the shipped one; the output names it."""
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("BRACKETIRE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("BRACKETIRE_TMRNET", raising=False)
+    shipped = _tiny_checkpoint(tmp_path / "shipped.pth", 1)
+    monkeypatch.setenv("BRACKETIRE_TMRNET_SHIPPED", str(shipped))
+    first = _cli("bench", "--model", "tmrnet", "--data", str(data / "data"), "--no-progress")
+    assert first.exit_code == 0, first.output
+    assert "weights: shipped shipped.pth sha256:" in first.stderr
+    monkeypatch.setenv("BRACKETIRE_TMRNET", str(_tiny_checkpoint(tmp_path / "published.pth", 2)))
+    second = _cli("bench", "--model", "tmrnet", "--data", str(data / "data"), "--no-progress")
+    assert second.exit_code == 0, second.output
+    assert "weights: published published.pth sha256:" in second.stderr
+    rows = list(csv.DictReader(open(tmp_path / "runs" / "bench.csv")))
+    assert rows[0]["weights_sha256"] != rows[1]["weights_sha256"] and rows[0]["psnr"] != rows[1]["psnr"]

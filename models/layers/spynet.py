@@ -25,6 +25,13 @@ SPYNET_WEIGHTS = WeightSpec(
     urls=("https://download.openmmlab.com/mmediting/restorers/basicvsr/spynet_20210409-c6c1bd09.pth",),
     how_to_get="Download spynet_20210409-c6c1bd09.pth (MMEditing's BasicVSR SPyNet) and pass its path or set $BRACKETIRE_SPYNET.",
 )
+SPYNET_SHIPPED = WeightSpec(
+    name="SPyNet (trained by this toolkit on simulated bracket pairs)",
+    filename="spynet_bracketire.pth",
+    env_var="BRACKETIRE_SPYNET_SHIPPED",
+    package_file=("models", "weights/spynet_bracketire.pth"),
+    how_to_get="Shipped in models/weights/; rebuild it with the command in models/weights/README.md.",
+)
 LEVELS = 6
 
 
