@@ -94,6 +94,35 @@ def test_a_second_run_on_a_locked_folder_names_the_holder_and_leaves_the_first_i
     assert _train(out, data, "train.iters=2", args=["--resume"]).exit_code == 0  # a dead holder's lock is stale
 
 
+def test_a_real_second_train_process_is_refused_while_the_first_runs(data, tmp_path):
+    import signal
+    import time
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "run"
+    sets = [item for s in (*TINY, "train.save_every=1000000") for item in ("--set", s)]
+    command = [sys.executable, "cli.py", "train", "--out", str(out), "--data", str(data), *sets]
+    first = subprocess.Popen([*command, "--set", "train.iters=1000000"], cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        lock = out / ".bracketire-train.lock"
+        for _ in range(3000):  # until the first run holds its folder (a guard against a hang, not a timing)
+            if first.poll() is not None or (lock.is_file() and str(first.pid) in lock.read_text()):
+                break
+            time.sleep(0.1)
+        assert first.poll() is None, first.stderr.read()
+        second = subprocess.run([*command, "--set", "train.iters=1"], cwd=REPO, capture_output=True, text=True)
+        assert first.poll() is None  # the first was running all along
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out}: in use by another bracketire run (pid {first.pid}")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait()
+    assert not lock.exists()  # the first run let go of its folder on SIGTERM
+
+
 def test_resume_refuses_foreign_incomplete_and_hostile_checkpoints_in_one_line(data, tmp_path):
     out = tmp_path / "run"
     assert _train(out, data, "train.iters=1").exit_code == 0
