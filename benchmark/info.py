@@ -17,8 +17,9 @@ from simulator.core.weights import WEIGHT_FILES, WeightSpec, resolve_weights
 from simulator.demosaic import DEMOSAICERS
 from simulator.eld import eld_preset_names, load_eld_preset
 from simulator.interpolate import INTERPOLATORS
+from simulator.motion_models import MOTION_MODELS
 from simulator.noise import NOISE_LEVELS, NOISE_MODELS
-from simulator.scenes import SOURCE_NAMES
+from simulator.scenes import SCENE_SOURCES
 from simulator.settings import preset_names
 
 
@@ -41,7 +42,8 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "cameras": _entries(CAMERAS),
         "cfa orders": [RegistryEntry(name, f"2x2 tile {name[:2]}/{name[2:]}, packed as R, Gr, Gb, B") for name in CFA_OFFSETS],
         "simulation presets": [RegistryEntry(name, f"--preset {name}") for name in preset_names()],
-        "scene sources": [RegistryEntry(name, _SOURCE_SUMMARIES[name]) for name in SOURCE_NAMES],
+        "scene sources": _entries(SCENE_SOURCES),
+        "motion models": _entries(MOTION_MODELS),
         "noise models": _entries(NOISE_MODELS),
         "noise level samplers": _entries(NOISE_LEVELS),
         "eld presets": [RegistryEntry(name, load_eld_preset(name).source or "noise.eld_preset") for name in eld_preset_names()],
@@ -51,16 +53,6 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
         "weights": [RegistryEntry(name, _weight_status(WEIGHT_FILES[name])) for name in WEIGHT_FILES.names()],
     }
-
-
-_SOURCE_SUMMARIES = {
-    "builtin": "dead-leaves HDR night scenes, layered (default; no files needed)",
-    "shapes": "the first procedural scenes: noise, stripes, rectangles, discs, lamps (no files needed)",
-    "photos": "colour photographs shipped in scikit-image (public domain / CC0), linearised; needs scikit-image",
-    "hdr": "HDR stills: .exr, .hdr, .pfm, float .npy",
-    "ldr": "sRGB photos, linearised, optional synthetic highlights",
-    "video": "folders of HDR video frames (e.g. HdM-HDR-2014 clips)",
-}
 
 
 def _model_summary(name: str) -> str:

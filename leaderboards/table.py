@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from leaderboards.importer import COLUMNS
+from simulator.core.errors import DataError  # the toolkit's error types: the CLI prints one line, exit 2
 
 RUNS_DIR = Path("runs")  # bench appends to ./runs in the working directory, or to $BRACKETIRE_RUNS
 METRICS = ("psnr", "ssim", "lpips")
@@ -113,14 +114,14 @@ def check_comparable(rows: pd.DataFrame) -> None:
     """Refuse rows that must not share a ranking or a plot: several protocols (versions) or test sets.
 
     Raises:
-        ValueError: naming the protocols or the test sets (data checksums) and the option that picks one.
+        DataError: naming the protocols or the test sets (data checksums) and the option that picks one.
     """
     protocols = sorted(rows["protocol"].dropna().unique())
     if len(protocols) > 1:
-        raise ValueError(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
+        raise DataError(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
     sets = sorted(test_set_of(rows).unique())
     if len(sets) > 1:
-        raise ValueError(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
+        raise DataError(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
                         "compare one at a time (--test-set SHA or --test-set published)")
 
 
@@ -128,7 +129,7 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by PSNR (best first) with a ``position`` column; one protocol and one test set only.
 
     Raises:
-        ValueError: the rows mix protocols or test sets (:func:`check_comparable`).
+        DataError: the rows mix protocols or test sets (:func:`check_comparable`).
     """
     check_comparable(rows)
     out = rows.sort_values("psnr", ascending=False).reset_index(drop=True)

@@ -18,26 +18,37 @@ from torch import nn
 
 from simulator.core.errors import ConfigError
 
-# float32 activations, ~17 live feature maps per channel and frame: TMRNet (64 channels, 5 frames) on a
-# 256x256 packed input peaks 1344 MiB above the built model on CPU (perf/tmrnet.py), 21.5 KB per pixel
-BYTES_PER_CHANNEL_PIXEL = 4 * 17
+# Peak memory of one TMRNet forward above the built model, fitted to perf/tiled_memory.py's measurements (CPU,
+# ru_maxrss, 8/16/64 channels, 48x48 and 96x96 packed input; the law below stays above every one):
+#   peak = FORWARD_OVERHEAD_BYTES + pixels * frames * (BYTES_PER_FRAME_PIXEL + BYTES_PER_CHANNEL_PIXEL * channels)
+# The channel-independent term (SPyNet's flow pyramid and the per-frame inputs do not scale with mid_channels)
+# dominates below ~32 channels: counting channels alone, the peak at 16 channels ran 2.5x over the budget.
+BYTES_PER_CHANNEL_PIXEL = 4 * 12  # ~12 live float32 feature maps per channel and frame
+BYTES_PER_FRAME_PIXEL = 1700  # per frame and pixel, whatever the width
+FORWARD_OVERHEAD_BYTES = 32 * 2**20  # once per forward (thread pools, convolution scratch), whatever the size
+
+
+def forward_bytes(pixels: int, channels: int = 64, frames: int = 5) -> int:
+    """Planned peak memory (bytes) of one forward over ``pixels`` packed input pixels (the law above)."""
+    return FORWARD_OVERHEAD_BYTES + pixels * frames * (BYTES_PER_FRAME_PIXEL + BYTES_PER_CHANNEL_PIXEL * channels)
 
 
 def tile_for_budget(memory_gb: float, channels: int = 64, frames: int = 5, overlap: int = 0) -> int:
-    """Largest tile core side (packed pixels, multiple of 8) whose activations fit in ``memory_gb``.
+    """Largest tile core side (packed pixels, multiple of 8) whose forward fits in ``memory_gb``.
 
     The network runs on the core plus ``overlap`` pixels of context on every side, so the law is
-    ``(tile + 2 overlap)**2 * BYTES_PER_CHANNEL_PIXEL * channels * frames <= memory_gb * 2**30``.
+    ``forward_bytes((tile + 2 overlap)**2, channels, frames) <= memory_gb * 2**30`` (:func:`forward_bytes`).
 
     Raises:
         ConfigError: the budget cannot hold even an 8-pixel core with its overlap (naming the smallest budget).
     """
     if not (memory_gb > 0 and math.isfinite(memory_gb)):
         raise ConfigError(f"--memory-gb {memory_gb}; expected a positive number of GiB")
-    per_pixel = BYTES_PER_CHANNEL_PIXEL * channels * frames
-    side = math.isqrt(int(memory_gb * 2**30 // per_pixel)) - 2 * overlap
+    per_pixel = forward_bytes(1, channels, frames) - FORWARD_OVERHEAD_BYTES
+    room = int(memory_gb * 2**30) - FORWARD_OVERHEAD_BYTES
+    side = (math.isqrt(room // per_pixel) if room > 0 else 0) - 2 * overlap
     if side < 8:
-        smallest = (8 + 2 * overlap) ** 2 * per_pixel / 2**30
+        smallest = forward_bytes((8 + 2 * overlap) ** 2, channels, frames) / 2**30
         raise ConfigError(f"--memory-gb {memory_gb}: too small for an 8-pixel tile with {overlap} pixels of overlap "
                           f"({channels} channels, {frames} frames); expected at least {smallest:.3f}")
     return side // 8 * 8

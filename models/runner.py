@@ -24,7 +24,6 @@ validate) and ``_finish``.
 from __future__ import annotations
 
 import copy
-import csv
 import math
 import os
 import random
@@ -45,7 +44,7 @@ from models.batches import StepBatches, _EpochIndexed
 from models.data import BracketDataset, augment_published, published_batch_flips
 from models.pretrained import load_pretrained_parts, split_part_args
 from models.run_checks import build_run_model, check_resumable, check_run_config, check_training_data
-from models.run_folder import open_run_folder, roll_back_log
+from models.run_folder import append_log_rows, open_run_folder, roll_back_log
 from models.train_config import RunConfig, learning_rate, save_run_config
 from models.training import DEFAULT_TRAINING, TrainingBehaviour
 from simulator import __version__
@@ -157,14 +156,7 @@ class _Log:
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["key", "step", "value"])
-            for key, value in row.items():
-                if key != "step":
-                    writer.writerow([key, row["step"], f"{value:.6g}"])
+        append_log_rows(self.path, [[key, row["step"], f"{value:.6g}"] for key, value in row.items() if key != "step"])
         if self.writer is not None:
             for key, value in row.items():
                 if key != "step":

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from models import build_model
     from models.complexity import count_macs
-    from models.inference import BYTES_PER_CHANNEL_PIXEL
+    from models.inference import forward_bytes
 
     flops = 2 * count_macs(build_model("tmrnet").eval(), (1, 5, 4, side, side))
     peak_gflops = conv_throughput(side, side, repeats)
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
         label = "whole image" if tile is None else f"tiles of {tile} (+32 overlap)"
         achieved = flops / result["seconds"] / 1e9
-        budget = BYTES_PER_CHANNEL_PIXEL * 64 * 5 * min(side, tile or side) ** 2 / 2**20  # what tiling plans for
+        budget = forward_bytes(min(side, tile or side) ** 2, 64, 5) / 2**20  # what tiling plans for
         print(f"{label:<28} {result['seconds']:7.2f} s  peak {result['peak_mib']:6.0f} MiB "
               f"(+{result['peak_mib'] - result['baseline_mib']:.0f} MiB over the built model; planned {budget:.0f} MiB)  "
               f"{achieved:.1f} GFLOP/s = {achieved / peak_gflops:.2f} x conv  DCN {100 * result['dcn_share']:.0f} % of the time")

@@ -12,6 +12,7 @@ import torch
 
 from simulator.core.checks import check_image
 from simulator.core.errors import DataError
+from simulator.core.registry import unknown_name
 
 # (row, column) of R, Gr, Gb, B inside the 2x2 tile, per CFA order.
 CFA_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {
@@ -26,7 +27,7 @@ def _cfa_offsets(cfa: str) -> tuple[tuple[int, int], ...]:
     try:
         return CFA_OFFSETS[cfa.upper()]
     except (KeyError, AttributeError):
-        raise DataError(f"unknown CFA order {cfa!r}; expected one of {list(CFA_OFFSETS)}") from None
+        raise unknown_name("CFA order", cfa, CFA_OFFSETS) from None
 
 
 def _tile_positions(cfa: str) -> list[int]:

@@ -19,11 +19,14 @@ presets live in ``simulator/presets/eld_<name>.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +34,7 @@ import torch
 from simulator.bayer import pack, unpack
 from simulator.core.checks import check_image
 from simulator.core.errors import DataError
+from simulator.core.registry import unknown_name
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,13 @@ def load_eld_preset(name_or_path: str) -> EldPreset:
     if name_or_path in CALIBRATIONS:
         return CALIBRATIONS[name_or_path].eld_preset()
     path = Path(name_or_path)
-    if path.suffix != ".json":
+    if path.suffix != ".json":  # a name: a shipped preset, or a did-you-mean
         path = Path(str(resources.files("simulator") / "presets" / f"eld_{name_or_path}.json"))
+        if not path.is_file():
+            raise unknown_name("ELD preset", name_or_path, eld_preset_names())
     if not path.is_file():
-        raise DataError(f"{name_or_path}: no ELD preset of that name or file (shipped: {', '.join(eld_preset_names())})")
+        raise DataError(f"{name_or_path}: no ELD preset file there; expected a calibration JSON "
+                        f"or a shipped preset name ({', '.join(eld_preset_names())})")
     return EldPreset.from_json(path.read_text(), str(path))
 
 
@@ -126,6 +133,18 @@ def eld_preset_names() -> list[str]:
     folder = resources.files("simulator") / "presets"
     files = [p.name[4:-5] for p in folder.iterdir() if p.name.startswith("eld_") and p.name.endswith(".json")]
     return sorted({*CALIBRATIONS, *files})
+
+
+def eld_level_sampler(noise: Any) -> Callable[[torch.Generator], EldLevels]:
+    """The level sampler of ``noise.model=eld``: draws from the preset ``noise.eld_preset`` names.
+
+    Args:
+        noise: the simulation's ``NoiseConfig`` (only ``eld_preset`` is read).
+
+    Returns:
+        ``generator -> EldLevels``, one frame's draw (:func:`sample_eld_levels`).
+    """
+    return functools.partial(sample_eld_levels, load_eld_preset(noise.eld_preset))
 
 
 def sample_eld_levels(preset: EldPreset, generator: torch.Generator) -> EldLevels:

@@ -11,7 +11,7 @@ shows ``scene(p - d(s))`` (content moved by ``+d``), rotated about the image cen
 zero. An exposure's blur kernel holds the fraction of its window spent at each displacement, centred
 on zero displacement, so the misalignment between exposures follows from the path itself.
 
-Motion models the pipeline offers (``MOTION_MODELS``):
+Motion models the pipeline offers (``MOTION_MODELS``, defined in :mod:`simulator.motion_models`):
 
 * ``none`` — a still camera: every exposure sees the sharp scene (the kernel is ``[[1]]``).
 * ``trajectory`` — a random hand-shake path (:func:`sample_trajectory`, after Boracchi & Foi, IEEE TIP
@@ -34,13 +34,13 @@ import torch.nn.functional as F
 from simulator.core.checks import check_image
 from simulator.core.errors import DataError
 from simulator.interpolate import INTERPOLATORS, interpolate_frames  # re-exported for the pipeline
+from simulator.motion_models import MOTION_MODELS  # re-exported: the registry of motion.model names
 
 __all__ = [
     "INTERPOLATORS", "MOTION_MODELS", "Trajectory", "apply_kernel", "displacement",
     "interpolate_frames", "path_length", "render_subframes", "sample_trajectory", "trajectory_kernel",
 ]
 
-MOTION_MODELS = ("none", "trajectory", "video")
 
 # Shake dynamics, in units of the trajectory's duration (the path is rescaled to its length afterwards,
 # so only shapes matter): velocity memory, period of the pull back towards the start, rate of shakes.

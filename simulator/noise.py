@@ -18,6 +18,9 @@ Models (``NOISE_MODELS``, ``(clean, levels, generator) -> noisy``), on normalise
 * ``eld`` — the physics-based model of Wei et al. (CVPR 2020): Poisson shot noise, Tukey-lambda read
   noise, row noise, with per-frame parameters drawn from a camera preset (``simulator/eld.py``).
 
+A model that draws its own levels (``eld``) also has an entry in ``OWN_NOISE_LEVELS``: a factory
+``NoiseConfig -> sampler`` used instead of ``noise.levels`` (a plug-in registers both for such a model).
+
 ``read`` is a variance (as in the published code), ``shot`` a gain in normalised units.
 """
 
@@ -166,4 +169,8 @@ NOISE_MODELS = Registry(
         "poisson_gaussian": "simulator.noise:add_poisson_gaussian_noise",
         "eld": "simulator.eld:add_eld_noise",
     },
+)
+OWN_NOISE_LEVELS = Registry(  # noise models that draw their own levels: name -> factory(NoiseConfig) -> sampler
+    "noise model with its own levels",
+    {"eld": "simulator.eld:eld_level_sampler"},  # from noise.eld_preset instead of noise.levels
 )

@@ -19,7 +19,6 @@ after those steps is exactly the average of clipped, shifted sub-frames.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +28,10 @@ import torch.nn.functional as F
 from simulator.bayer import mosaic
 from simulator.camera import CameraMeta, sample_camera
 from simulator.core.errors import DataError
-from simulator.exposure import exposure_multiples, exposure_windows, relative_exposures, video_subframe_times
+from simulator.exposure import exposure_multiples, exposure_windows, relative_exposures
 from simulator.isp import linear_rgb_to_camera
-from simulator.noise import NOISE_LEVELS, NOISE_MODELS, NoiseLevels, quantize
+from simulator.motion_models import MOTION_MODELS
+from simulator.noise import NOISE_LEVELS, NOISE_MODELS, OWN_NOISE_LEVELS, NoiseLevels, quantize
 from simulator.settings import SimulationConfig
 
 
@@ -75,38 +75,6 @@ def _pointwise(linear: torch.Tensor, gain: float, meta: CameraMeta, clipping: st
     return linear_rgb_to_camera(linear * gain, meta, highlight_safe=False)
 
 
-def _integrate_video(frames: torch.Tensor, window: tuple[float, float], transform, config: SimulationConfig) -> torch.Tensor:
-    """Mean of ``transform`` over the exposure's sub-frames (:func:`~simulator.exposure.video_subframe_times`).
-
-    Sub-frame time ``s`` is source frame ``s / subframes_per_key``: a whole multiple is that source frame
-    itself, anything else is interpolated between its two neighbours (with ``motion.video_peak=first_frame``
-    both clipped at the first frame's peak first, as the published generator feeds its interpolator).
-    """
-    from simulator.motion import interpolate_frames
-
-    times = video_subframe_times(window, config.motion.video_timing, config.motion.subframes)
-    spk = config.motion.subframes_per_key
-    if times[-1] / spk > frames.shape[0] - 1:
-        raise DataError(
-            f"video source has {frames.shape[0]} frames; the bracket spans {window[1]:g} sub-frames = "
-            f"{window[1] / spk:.1f} source frames at motion.subframes_per_key={spk}"
-        )
-    peak = float(frames[0].max()) if config.motion.video_peak == "first_frame" else None
-    total = torch.zeros_like(frames[0])
-    for key in sorted({int(t // spk) for t in times}):
-        fractions = [t / spk - key for t in times if int(t // spk) == key]
-        for _ in range(fractions.count(0.0)):  # the source frame itself, never clipped (comes first in time)
-            total += transform(frames[key])
-        inner = [f for f in fractions if f != 0.0]
-        if inner:
-            pair = frames[key], frames[key + 1]
-            if peak is not None:  # published frame_inter: inputs normalised by the first frame's peak, clamped at 1
-                pair = pair[0].clamp(max=peak), pair[1].clamp(max=peak)
-            for frame in interpolate_frames(*pair, inner, method=config.motion.interpolator):
-                total += transform(frame)
-    return total / len(times)
-
-
 def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: torch.Generator) -> BracketSample:
     """Simulate one bracket.
 
@@ -138,35 +106,15 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         gt_rgb = linear_rgb_to_camera(scene, meta, highlight_safe=False).clamp_min(0)
     gt = mosaic(gt_rgb).float()
 
-    trajectory = None
-    lengths = [0.0] * exp.frames
-    if motion.model == "trajectory":
-        from simulator.motion import path_length, sample_trajectory
-
-        low, high = motion.length
-        length = low + (high - low) * float(torch.rand(1, generator=generator))
-        trajectory = sample_trajectory(windows[-1][1], length, generator, rotation=motion.rotation)
-        lengths = [path_length(trajectory, *w) for w in windows]
-    elif motion.model == "video" and frames.shape[0] < 2:
-        raise DataError("motion.model=video needs a video source (several frames per scene)")
+    movement = MOTION_MODELS[motion.model](config, frames, windows, generator)  # draws its randomness now
+    lengths = movement.lengths
 
     clean = []
     for gain, window in zip(gains, windows):
         def transform(frame: torch.Tensor, gain: float = gain) -> torch.Tensor:
             return _pointwise(frame, gain, meta, exp.clipping)
 
-        if motion.model == "video":
-            exposed = _integrate_video(frames, window, transform, config)
-        elif trajectory is None:
-            exposed = transform(scene)
-        elif motion.rotation > 0:
-            from simulator.motion import render_subframes
-
-            exposed = render_subframes(transform(scene), trajectory, *window, count=motion.subframes).mean(0)
-        else:
-            from simulator.motion import apply_kernel, trajectory_kernel
-
-            exposed = apply_kernel(transform(scene), trajectory_kernel(trajectory, *window))
+        exposed = movement.expose(window, transform)
         clean.append(mosaic(exposed.clamp(0, 1)))
     clean_stack = torch.stack(clean)  # [T, 4, h, w]
 
@@ -174,13 +122,10 @@ def simulate_sample(config: SimulationConfig, frames: torch.Tensor, generator: t
         s: _downsample(clean_stack, s, config.downsample.method) for s in config.downsample.scales
     }
     add_noise = NOISE_MODELS[noise.model]
-    if noise.model == "eld":
-        from simulator.eld import load_eld_preset, sample_eld_levels
-
+    if noise.model in OWN_NOISE_LEVELS:  # a noise model that draws its own levels (eld: from noise.eld_preset)
         if noise.shot_noise is not None:
-            raise DataError("noise.model=eld draws its own levels from noise.eld_preset; unset noise.shot_noise/read_noise")
-        preset = load_eld_preset(noise.eld_preset)
-        draw_levels = functools.partial(sample_eld_levels, preset)
+            raise DataError(f"noise.model={noise.model} draws its own levels; unset noise.shot_noise/read_noise")
+        draw_levels = OWN_NOISE_LEVELS[noise.model](noise)
     else:
         draw_levels = NOISE_LEVELS[noise.levels]
     levels_used, raws, unrounded = [], {s: [] for s in scaled}, {s: [] for s in scaled}

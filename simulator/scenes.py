@@ -1,6 +1,6 @@
 """From a source configuration to the list of scenes to simulate and their pixels.
 
-Sources (``source.name``):
+Scene sources (``source.name``) are entries of :data:`SCENE_SOURCES`, each a :class:`SceneSource` subclass:
 
 * ``builtin`` — ``num_samples`` dead-leaves night scenes (:mod:`simulator.deadleaves`), scene name ``builtin``,
   frames ``000000``, ``000001``, ... With ``motion.model=video`` each is a clip of ``source.frames_per_group``
@@ -16,6 +16,15 @@ Sources (``source.name``):
   ``source.frames_per_group`` consecutive frames, scene = clip name, frame = the first frame's number, as
   the published generator names them.
 
+A user adds a source from their own file (``--plugin``)::
+
+    @SCENE_SOURCES.register("gradient")
+    class Gradient(SceneSource):
+        \"\"\"A horizontal ramp (no files needed).\"\"\"
+        needs_path = False
+        def scenes(self, config): return numbered_scenes(config, "gradient")
+        def frames(self, config, spec, generator): ...   # [K, 3, H, W] float32 linear sRGB, >= 0
+
 Scene and frame names never contain ``-`` (submission files are named ``<scene>-<frame>.png``).
 """
 
@@ -29,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from simulator.core.errors import DataError
+from simulator.core.registry import Registry
 from simulator.deadleaves import dead_leaves_scene, dead_leaves_video
 from simulator.settings import SimulationConfig
 from simulator.sources import (
@@ -40,9 +50,6 @@ from simulator.sources import (
     read_ldr_image,
 )
 
-SOURCE_NAMES = ("builtin", "shapes", "photos", "hdr", "ldr", "video")
-PROCEDURAL = ("builtin", "shapes")  # sources that need no files
-
 
 @dataclass(frozen=True)
 class SceneSpec:
@@ -52,6 +59,76 @@ class SceneSpec:
     scene: str
     frame: str
     paths: tuple[str, ...] = ()
+
+
+class SceneSource:
+    """A kind of scene: which samples a configuration asks for, and each one's pixels.
+
+    Subclasses set ``needs_path`` (whether ``source.path`` must name a file or folder) and implement
+    :meth:`scenes` and :meth:`frames`; they are registered in :data:`SCENE_SOURCES` by name.
+    """
+
+    needs_path: bool = True
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        """The samples ``config`` asks for, in a fixed order (at most ``config.num_samples``)."""
+        raise NotImplementedError
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        """One sample's pixels: ``[K, 3, h, w]`` float32 linear sRGB, >= 0, at least the output size.
+
+        ``generator`` is the sample's own (procedural sources draw from it first). K = 1 for stills.
+        """
+        raise NotImplementedError
+
+
+def numbered_scenes(config: SimulationConfig, scene: str) -> list[SceneSpec]:
+    """``num_samples`` scenes named ``scene``, frames ``000000``, ``000001``, ... (procedural sources)."""
+    return [SceneSpec(i, scene, f"{i:06d}") for i in range(config.num_samples)]
+
+
+class DeadLeaves(SceneSource):
+    """dead-leaves HDR night scenes, layered (default; no files needed)"""
+
+    needs_path = False
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        return numbered_scenes(config, "builtin")
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        width, height = config.output.size
+        if config.motion.model == "video":
+            return dead_leaves_video(height, width, config.source.frames_per_group, generator)
+        return dead_leaves_scene(height, width, generator)[None]
+
+
+class Shapes(SceneSource):
+    """the first procedural scenes: noise, stripes, rectangles, discs, lamps (no files needed)"""
+
+    needs_path = False
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        return numbered_scenes(config, "shapes")
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        width, height = config.output.size
+        return builtin_scene(height, width, generator)[None]
+
+
+class Photos(SceneSource):
+    """colour photographs shipped in scikit-image (public domain / CC0), linearised; needs scikit-image"""
+
+    needs_path = False
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        from simulator.photos import photo_names
+
+        return [SceneSpec(i, name, "000000") for i, name in enumerate(photo_names()[: config.num_samples])]
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        from simulator.photos import load_photo
+
+        return load_photo(spec.scene, config.source.highlight_gain)[None]
 
 
 def _clean_name(text: str) -> str:
@@ -66,41 +143,97 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
 
 
+def _source_root(config: SimulationConfig) -> Path:
+    if config.source.path is None:
+        raise DataError(f"source.name={config.source.name} needs source.path (a file or folder)")
+    return Path(config.source.path)
+
+
+def _hdr_frames(config: SimulationConfig, paths: tuple[str, ...]) -> torch.Tensor:
+    """HDR files -> ``[K, 3, h, w]`` linear sRGB (converted from ALEXA Wide Gamut when configured)."""
+    source = config.source
+    frames = torch.stack([read_hdr_image(p, source.min_size) for p in paths])
+    if source.colorspace == "alexa_wide_gamut":
+        frames = alexa_wide_gamut_to_srgb(frames, matrix=source.awg_matrix)
+    return frames
+
+
+class _OneFilePerSample(SceneSource):
+    """Shared listing of the ``hdr`` and ``ldr`` sources: one sample per image file, scene = file stem."""
+
+    kind = ""
+    suffixes: tuple[str, ...] = ()
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        root = _source_root(config)
+        files = _files(root, self.suffixes)
+        if not files:
+            raise DataError(f"{root}: no {self.kind} images found")
+        return [SceneSpec(i, _clean_name(p.stem), "000000", (str(p),)) for i, p in enumerate(files[: config.num_samples])]
+
+
+class HdrStills(_OneFilePerSample):
+    """HDR stills: .exr, .hdr, .pfm, float .npy"""
+
+    kind = "HDR"
+    suffixes = HDR_SUFFIXES
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        return _hdr_frames(config, spec.paths)
+
+
+class LdrPhotos(_OneFilePerSample):
+    """sRGB photos, linearised, optional synthetic highlights"""
+
+    kind = "LDR"
+    suffixes = LDR_SUFFIXES
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        return read_ldr_image(spec.paths[0], config.source.highlight_gain, config.source.min_size)[None]
+
+
+class VideoClips(SceneSource):
+    """folders of HDR video frames (e.g. HdM-HDR-2014 clips)"""
+
+    def scenes(self, config: SimulationConfig) -> list[SceneSpec]:
+        root = _source_root(config)
+        clips = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        clips = clips or [root]
+        specs: list[SceneSpec] = []
+        group = config.source.frames_per_group
+        for clip in clips:
+            frames = _files(clip, HDR_SUFFIXES)
+            for start in range(0, len(frames) - group + 1, group):
+                first = frames[start].stem
+                number = re.search(r"(\d+)$", first)
+                specs.append(SceneSpec(len(specs), _clean_name(clip.name), number.group(1) if number else f"{start:06d}",
+                                       tuple(str(p) for p in frames[start : start + group])))
+        if not specs:
+            raise DataError(f"{root}: no clip with at least {group} HDR frames (source.frames_per_group)")
+        return specs[: config.num_samples]
+
+    def frames(self, config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
+        return _hdr_frames(config, spec.paths)
+
+
+SCENE_SOURCES = Registry("scene source", {  # name -> a SceneSource subclass (``source.name``)
+    "builtin": "simulator.scenes:DeadLeaves",
+    "shapes": "simulator.scenes:Shapes",
+    "photos": "simulator.scenes:Photos",
+    "hdr": "simulator.scenes:HdrStills",
+    "ldr": "simulator.scenes:LdrPhotos",
+    "video": "simulator.scenes:VideoClips",
+})
+
+
+def scene_source(config: SimulationConfig) -> SceneSource:
+    """The configured source (``source.name``); an unknown name raises ``UnknownNameError`` with a did-you-mean."""
+    return SCENE_SOURCES[config.source.name]()
+
+
 def list_scene_specs(config: SimulationConfig) -> list[SceneSpec]:
     """The samples a configuration asks for, in a fixed order (at most ``num_samples``)."""
-    source, limit = config.source, config.num_samples
-    if source.name not in SOURCE_NAMES:
-        from simulator.core.registry import unknown_name
-
-        raise unknown_name("source", source.name, SOURCE_NAMES)
-    if source.name in PROCEDURAL:
-        return [SceneSpec(i, source.name, f"{i:06d}") for i in range(limit)]
-    if source.name == "photos":
-        from simulator.photos import photo_names
-
-        return [SceneSpec(i, name, "000000") for i, name in enumerate(photo_names()[:limit])]
-    if source.path is None:
-        raise DataError(f"source.name={source.name} needs source.path (a file or folder)")
-    root = Path(source.path)
-    if source.name in ("hdr", "ldr"):
-        files = _files(root, HDR_SUFFIXES if source.name == "hdr" else LDR_SUFFIXES)
-        if not files:
-            raise DataError(f"{root}: no {source.name.upper()} images found")
-        return [SceneSpec(i, _clean_name(p.stem), "000000", (str(p),)) for i, p in enumerate(files[:limit])]
-    clips = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    clips = clips or [root]
-    specs: list[SceneSpec] = []
-    group = source.frames_per_group
-    for clip in clips:
-        frames = _files(clip, HDR_SUFFIXES)
-        for start in range(0, len(frames) - group + 1, group):
-            first = frames[start].stem
-            number = re.search(r"(\d+)$", first)
-            specs.append(SceneSpec(len(specs), _clean_name(clip.name), number.group(1) if number else f"{start:06d}",
-                                   tuple(str(p) for p in frames[start : start + group])))
-    if not specs:
-        raise DataError(f"{root}: no clip with at least {group} HDR frames (source.frames_per_group)")
-    return specs[:limit]
+    return scene_source(config).scenes(config)
 
 
 def fit_to_size(image: torch.Tensor, height: int, width: int, name: str) -> torch.Tensor:
@@ -120,24 +253,8 @@ def fit_to_size(image: torch.Tensor, height: int, width: int, name: str) -> torc
 def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
     """The scene's pixels at the output size: ``[K, 3, H, W]`` float32 linear sRGB, >= 0."""
     width, height = config.output.size
-    source = config.source
-    if source.name == "builtin" and config.motion.model == "video":
-        frames = dead_leaves_video(height, width, source.frames_per_group, generator)
-    elif source.name == "builtin":
-        frames = dead_leaves_scene(height, width, generator)[None]
-    elif source.name == "shapes":
-        frames = builtin_scene(height, width, generator)[None]
-    elif source.name == "photos":
-        from simulator.photos import load_photo
-
-        frames = load_photo(spec.scene, source.highlight_gain)[None]
-    elif source.name == "ldr":
-        frames = read_ldr_image(spec.paths[0], source.highlight_gain, source.min_size)[None]
-    else:
-        frames = torch.stack([read_hdr_image(p, source.min_size) for p in spec.paths])
-        if source.colorspace == "alexa_wide_gamut":
-            frames = alexa_wide_gamut_to_srgb(frames, matrix=source.awg_matrix)
+    frames = scene_source(config).frames(config, spec, generator)
     frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
-    if source.scale != 1.0:
-        frames = frames * source.scale
+    if config.source.scale != 1.0:
+        frames = frames * config.source.scale
     return frames.masked_fill(frames < 1e-30, 0.0)  # denormal floats would slow every later step many times

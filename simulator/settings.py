@@ -18,7 +18,7 @@ from simulator.core.registry import unknown_name
 
 @dataclass(frozen=True)
 class SourceConfig:
-    name: str = "builtin"  # builtin (dead leaves) | shapes (the first procedural scenes) | hdr | ldr | video
+    name: str = "builtin"  # a source in simulator.scenes.SCENE_SOURCES: builtin | shapes | photos | hdr | ldr | video
     path: str | None = None  # file or folder for file-based sources
     highlight_gain: float = 1.0  # ldr: boost of near-white regions (1 = off)
     colorspace: Literal["linear_srgb", "alexa_wide_gamut"] = "linear_srgb"  # HdM-HDR-2014 clips: alexa_wide_gamut
@@ -31,7 +31,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class MotionConfig:
-    model: Literal["none", "trajectory", "video"] = "trajectory"
+    model: str = "trajectory"  # a motion model in simulator.motion_models.MOTION_MODELS: none | trajectory | video
     length: tuple[float, float] = (4.0, 24.0)  # camera path length over the bracket, pixels, drawn uniformly
     rotation: float = 0.0  # max in-plane rotation over the bracket, degrees (0: kernels, exact and fast)
     subframes: int = 8  # sub-frames per exposure when rotating, or interpolating video with video_timing=subsampled

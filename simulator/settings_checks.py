@@ -45,13 +45,10 @@ def _as_config_error(check, *args) -> object:  # type: ignore[no-untyped-def]
 
 
 def _check_source(config: SimulationConfig) -> None:
-    from simulator.core.registry import unknown_name
-    from simulator.scenes import PROCEDURAL, SOURCE_NAMES
+    from simulator.scenes import SCENE_SOURCES
 
     source = config.source
-    if source.name not in SOURCE_NAMES:
-        raise unknown_name("source", source.name, SOURCE_NAMES)
-    if source.name not in (*PROCEDURAL, "photos"):  # these need no files
+    if SCENE_SOURCES[source.name].needs_path:  # an unknown name raises with a did-you-mean
         if source.path is None:
             raise ConfigError(f"source.name={source.name} needs source.path (--source-path FILE_OR_FOLDER)")
         if not Path(source.path).exists():
@@ -64,8 +61,10 @@ def _check_source(config: SimulationConfig) -> None:
 
 def _check_motion(config: SimulationConfig) -> None:
     from simulator.interpolate import INTERPOLATORS
+    from simulator.motion_models import MOTION_MODELS
 
     motion = config.motion
+    MOTION_MODELS[motion.model].check(config)  # an unknown name raises with a did-you-mean
     low, high = motion.length
     _finite("motion.length[0]", low, 0.0)
     _finite("motion.length[1]", high, 0.0)
@@ -75,8 +74,6 @@ def _check_motion(config: SimulationConfig) -> None:
     _at_least("motion.subframes", motion.subframes, 1)
     _at_least("motion.subframes_per_key", motion.subframes_per_key, 1)
     INTERPOLATORS[motion.interpolator]  # noqa: B018  (an unknown name raises with a did-you-mean)
-    if motion.model == "video" and config.source.name != "video":
-        raise ConfigError(f"motion.model=video needs source.name=video (got source.name={config.source.name})")
 
 
 def _check_exposure(config: SimulationConfig) -> None:
@@ -92,7 +89,7 @@ def _check_exposure(config: SimulationConfig) -> None:
 
 
 def _check_noise(config: SimulationConfig) -> None:
-    from simulator.noise import NOISE_LEVELS, NOISE_MODELS
+    from simulator.noise import NOISE_LEVELS, NOISE_MODELS, OWN_NOISE_LEVELS
 
     noise = config.noise
     NOISE_MODELS[noise.model]  # noqa: B018
@@ -108,13 +105,11 @@ def _check_noise(config: SimulationConfig) -> None:
     for key, value in zip(("noise.shot_noise", "noise.read_noise"), fixed):
         if value is not None:
             _finite(key, value, 0.0)
-    if noise.model == "eld":
-        from simulator.eld import load_eld_preset
-
+    if noise.model in OWN_NOISE_LEVELS:  # eld: levels from noise.eld_preset
         if fixed[0] is not None:
-            raise ConfigError("noise.model=eld draws its own levels from noise.eld_preset; "
+            raise ConfigError(f"noise.model={noise.model} draws its own levels; "
                               "unset noise.shot_noise and noise.read_noise")
-        _as_config_error(load_eld_preset, noise.eld_preset)
+        _as_config_error(OWN_NOISE_LEVELS[noise.model], noise)
     elif fixed[0] is None:
         NOISE_LEVELS[noise.levels]  # noqa: B018
 

@@ -25,6 +25,8 @@ def test_info_lists_every_registry():
                      "simulation presets:", "bracketire_plus", "noise models:", "poisson_gaussian", "eld",
                      "iso1600near", "generic14", "frame interpolators:", "dis", "metrics:", "ssim", "lpips", "models:", "13.29 M params", "13.58 M params", "weights:", "DemosaicNet (Bayer)"):
         assert expected in result.output
+    for title, first in (("scene sources:", "builtin"), ("motion models:", "none")):  # from their registries
+        assert f"{title}\n  {first} " in result.output
 
 
 @pytest.fixture

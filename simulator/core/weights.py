@@ -28,6 +28,9 @@ from simulator.core.errors import DataError, WeightsNotFoundError
 from simulator.core.registry import Registry
 from simulator.ownership import apply_umask
 
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: ten times the largest checkpoint the toolkit knows (TMRNet+, about 60 MB)
+CHUNK_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class WeightSpec:
@@ -41,6 +44,7 @@ class WeightSpec:
         urls: download locations, tried in order.
         package_file: ``("package", "relative/path")`` of a copy shipped in an installed package.
         how_to_get: one sentence telling a user where to obtain the file.
+        max_bytes: the largest download accepted; a larger (or endless) response is cut off and refused.
     """
 
     name: str
@@ -50,6 +54,7 @@ class WeightSpec:
     urls: tuple[str, ...] = ()
     package_file: tuple[str, str] | None = None
     how_to_get: str = ""
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 WEIGHT_FILES = Registry("weight file", {"demosaicnet": "simulator.demosaic.demosaicnet:DEMOSAICNET_WEIGHTS"})
@@ -88,10 +93,14 @@ def _package_copy(spec: WeightSpec) -> Path | None:
 
 
 def download(spec: WeightSpec, url: str, target: Path, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``target`` atomically, checking the spec's SHA-256 if it has any.
+    """Download ``url`` to ``target`` atomically, checking its size and the spec's SHA-256 if it has any.
+
+    The body is streamed in 1 MiB chunks into a temporary file beside ``target`` while being hashed; more than
+    ``spec.max_bytes`` (announced by ``Content-Length`` or actually sent) stops the transfer, and so does a body
+    shorter than its ``Content-Length``. Only a complete, checked file is flushed to disk and renamed to ``target``.
 
     Raises:
-        DataError: the downloaded file's checksum is not one the spec accepts (nothing is kept).
+        DataError: too large, truncated, or a checksum the spec does not accept (nothing is kept).
         OSError: the download itself failed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,16 +108,38 @@ def download(spec: WeightSpec, url: str, target: Path, timeout: float = 60.0) ->
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
+            announced = _announced_length(response)
+            if announced is not None and announced > spec.max_bytes:
+                raise DataError(f"{url}: {spec.name} weights are {announced} bytes; expected at most {spec.max_bytes}")
+            digest, size = hashlib.sha256(), 0
+            for block in iter(lambda: response.read(CHUNK_BYTES), b""):
+                size += len(block)
+                if size > spec.max_bytes:
+                    raise DataError(f"{url}: {spec.name} weights exceed {spec.max_bytes} bytes; download stopped")
+                digest.update(block)
                 out.write(block)
-        digest = sha256_of(tmp)
-        if spec.sha256 and digest not in spec.sha256:
-            raise DataError(f"{url}: downloaded {spec.name} weights have SHA-256 {digest}; expected one of {list(spec.sha256)}")
+            if announced is not None and size != announced:
+                raise DataError(f"{url}: {spec.name} download truncated at {size} of {announced} bytes")
+            if spec.sha256 and digest.hexdigest() not in spec.sha256:
+                raise DataError(f"{url}: downloaded {spec.name} weights have SHA-256 {digest.hexdigest()}; "
+                                f"expected one of {list(spec.sha256)}")
+            out.flush()
+            os.fsync(out.fileno())  # the bytes are on disk before the name says the file is complete
         apply_umask(tmp)  # mkstemp makes it 0600; a shared cache follows the user's umask
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _announced_length(response: object) -> int | None:
+    """The response's ``Content-Length`` as an int, or None when absent or not a number."""
+    headers = getattr(response, "headers", None)
+    value = headers.get("Content-Length") if headers is not None else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def resolve_weights(

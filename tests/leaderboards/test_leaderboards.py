@@ -5,6 +5,7 @@ from click.testing import CliRunner
 import cli
 from leaderboards.importer import import_ntire2024
 from leaderboards.table import load_leaderboard, ranked
+from simulator.core.errors import DataError
 from tests.conftest import REPO
 
 TRACKS = {1: "bracketire", 2: "bracketire_plus"}
@@ -31,7 +32,7 @@ def test_track1_notes_become_columns():
 
 def test_protocols_are_never_ranked_together_and_duplicates_are_reported(tmp_path):
     both = load_leaderboard("bracketire_plus").rows
-    with pytest.raises(ValueError, match="mix protocols"):
+    with pytest.raises(DataError, match="mix protocols"):
         ranked(both)
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -63,7 +64,7 @@ def test_rows_on_different_test_data_are_never_ranked_together(tmp_path, monkeyp
                   {**row, "psnr": 30.1, "data_sha256": "a0b1c2d3e4f50617"}]).to_csv(runs / "bench.csv", index=False)
     board = load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs)
     assert not board.problems  # the same model on two data sets is not a contradiction
-    with pytest.raises(ValueError, match="different test sets .*77132d1b31b7079c, a0b1c2d3e4f50617"):
+    with pytest.raises(DataError, match="different test sets .*77132d1b31b7079c, a0b1c2d3e4f50617"):
         ranked(board.rows)
     old = ranked(load_leaderboard("bracketire", "bracketire@1", include_runs=True, runs_dir=runs, test_set="7713").rows)
     assert old["model"].tolist() == ["merge", "reference"] and old["psnr"].tolist() == [23.7, 13.0]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import cli
 from models import MODELS
-from models.run_folder import roll_back_log
+from models.run_folder import append_log_rows, roll_back_log
 from models.runner import save_checkpoint
 from simulator.dataset import generate_dataset
 from simulator.lock import _start_time
@@ -94,6 +94,35 @@ def test_a_second_run_on_a_locked_folder_names_the_holder_and_leaves_the_first_i
     assert _train(out, data, "train.iters=2", args=["--resume"]).exit_code == 0  # a dead holder's lock is stale
 
 
+def test_a_real_second_train_process_is_refused_while_the_first_runs(data, tmp_path):
+    import signal
+    import time
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "run"
+    sets = [item for s in (*TINY, "train.save_every=1000000") for item in ("--set", s)]
+    command = [sys.executable, "cli.py", "train", "--out", str(out), "--data", str(data), *sets]
+    first = subprocess.Popen([*command, "--set", "train.iters=1000000"], cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        lock = out / ".bracketire-train.lock"
+        for _ in range(3000):  # until the first run holds its folder (a guard against a hang, not a timing)
+            if first.poll() is not None or (lock.is_file() and str(first.pid) in lock.read_text()):
+                break
+            time.sleep(0.1)
+        assert first.poll() is None, first.stderr.read()
+        second = subprocess.run([*command, "--set", "train.iters=1"], cwd=REPO, capture_output=True, text=True)
+        assert first.poll() is None  # the first was running all along
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out}: in use by another bracketire run (pid {first.pid}")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait()
+    assert not lock.exists()  # the first run let go of its folder on SIGTERM
+
+
 def test_resume_refuses_foreign_incomplete_and_hostile_checkpoints_in_one_line(data, tmp_path):
     out = tmp_path / "run"
     assert _train(out, data, "train.iters=1").exit_code == 0
@@ -160,6 +189,44 @@ def test_roll_back_keeps_the_header_and_the_rows_up_to_the_step(tmp_path):
     assert roll_back_log(tmp_path, 2) == 1
     assert (tmp_path / "log.csv").read_text().splitlines() == ["key,step,value", "loss,1,0.5", "loss,2,0.4",
                                                                "val_psnr,2,30"]
+
+
+def test_log_rows_go_out_in_one_write_and_a_torn_line_is_dropped_on_resume(tmp_path, monkeypatch):
+    log = tmp_path / "log.csv"
+    writes = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))
+    append_log_rows(log, [["loss", 1, "0.5"], ["lr", 1, "0.001"]])
+    append_log_rows(log, [["loss", 2, "0.4"], ["lr", 2, "0.001"]])
+    assert writes == [b"key,step,value\r\nloss,1,0.5\r\nlr,1,0.001\r\n", b"loss,2,0.4\r\nlr,2,0.001\r\n"]
+
+    def killed_mid_write(fd, data):  # the process dies after the kernel took 13 of the bytes
+        real_write(fd, bytes(data)[:13])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "write", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        append_log_rows(log, [["loss", 3, "0.312345"], ["lr", 3, "0.001"]])
+    monkeypatch.setattr(os, "write", real_write)
+    assert log.read_bytes().endswith(b"loss,3,0.3123")  # torn: a wrong value that still parses
+    assert roll_back_log(tmp_path, 5) == 1  # the torn line goes, the whole rows stay
+    append_log_rows(log, [["loss", 3, "0.3"]])
+    assert list(csv.reader(open(log, newline=""))) == [["key", "step", "value"], ["loss", "1", "0.5"], ["lr", "1", "0.001"],
+                                                      ["loss", "2", "0.4"], ["lr", "2", "0.001"], ["loss", "3", "0.3"]]
+    log.write_bytes(b"key,st")  # torn in the very first write
+    assert roll_back_log(tmp_path, 5) == 1 and log.read_bytes() == b""
+    append_log_rows(log, [["loss", 1, "0.5"]])
+    assert log.read_bytes() == b"key,step,value\r\nloss,1,0.5\r\n"
+
+
+def test_resume_after_a_torn_log_line_logs_every_step_once(data, tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, data, "train.iters=2", "train.save_every=2").exit_code == 0
+    with open(out / "log.csv", "ab") as handle:
+        handle.write(b"loss,3,0.0")  # killed while logging step 3 (no line end)
+    assert _train(out, data, "train.iters=4", "train.save_every=2", args=["--resume"]).exit_code == 0
+    rows = list(csv.reader(open(out / "log.csv", newline="")))
+    assert all(len(r) == 3 for r in rows) and [int(r[1]) for r in rows if r[0] == "loss"] == [1, 2, 3, 4]
 
 
 def test_checkpoint_temporaries_are_unique(tmp_path):

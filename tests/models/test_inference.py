@@ -66,13 +66,23 @@ def test_cuda_tiles_match_cpu():
 @pytest.mark.parametrize("overlap", [0, 16, 32])
 @pytest.mark.parametrize("memory_gb", [0.25, 1.0, 8.0])
 def test_budget_counts_the_overlap_and_is_the_largest_that_fits(memory_gb, overlap):
-    from models.inference import BYTES_PER_CHANNEL_PIXEL
+    from models.inference import forward_bytes
 
-    per_pixel = BYTES_PER_CHANNEL_PIXEL * 64 * 5
-    tile = tile_for_budget(memory_gb, 64, 5, overlap)
-    assert tile % 8 == 0
-    assert (tile + 2 * overlap) ** 2 * per_pixel <= memory_gb * 2**30  # what is actually run fits
-    assert (tile + 8 + 2 * overlap) ** 2 * per_pixel > memory_gb * 2**30  # and no larger core would
+    for channels in (8, 16, 64):
+        tile = tile_for_budget(memory_gb, channels, 5, overlap)
+        assert tile % 8 == 0
+        assert forward_bytes((tile + 2 * overlap) ** 2, channels, 5) <= memory_gb * 2**30  # what is run fits
+        assert forward_bytes((tile + 8 + 2 * overlap) ** 2, channels, 5) > memory_gb * 2**30  # no larger core would
+
+
+def test_the_law_has_a_term_that_does_not_scale_with_channels():
+    from models.inference import forward_bytes
+
+    # perf/tiled_memory.py measured TMRNet at 96x96 packed, 5 frames: 115 MiB above the model at 8 channels,
+    # 127 at 16, 221 at 64 (CPU). The law must not plan less than any of them, nor scale 8x from 8 to 64 channels.
+    for channels, measured_mib in ((8, 115), (16, 127), (64, 221)):
+        assert forward_bytes(96 * 96, channels, 5) >= measured_mib * 2**20
+    assert forward_bytes(96 * 96, 64, 5) < 3 * forward_bytes(96 * 96, 8, 5)
 
 
 def test_a_budget_too_small_for_the_overlap_is_a_clear_error():
@@ -91,6 +101,6 @@ def test_tiled_forward_picks_its_tile_from_the_budget_with_the_overlap(monkeypat
     real_run = inference._run
     monkeypatch.setattr(inference, "_run", lambda m, r, *rest: seen.append(tuple(r.shape[-2:])) or real_run(m, r, *rest))
     raws = torch.rand(1, 5, 4, 200, 200)
-    budget = (40 + 2 * 16) ** 2 * inference.BYTES_PER_CHANNEL_PIXEL * 64 * 5 / 2**30  # a 40-pixel core exactly
+    budget = inference.forward_bytes((40 + 2 * 16) ** 2, 64, 5) / 2**30  # a 40-pixel core exactly
     tiled_forward(model, raws, tile=None, memory_gb=budget, overlap=16)
     assert max(h * w for h, w in seen) == 72 * 72  # the largest tile run is core + 2 x overlap, within budget

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.bayer import CFA_OFFSETS, mosaic, pack, unpack
-from simulator.core.errors import DataError
+from simulator.core.errors import DataError, UnknownNameError
 
 CFAS = sorted(CFA_OFFSETS)
 
@@ -56,7 +56,7 @@ def test_bad_input_is_reported():
         pack(torch.zeros(5, 4))
     with pytest.raises(DataError, match=r"\[\.\.\., 4, h, w\]"):
         unpack(torch.zeros(3, 2, 2))
-    with pytest.raises(DataError, match="unknown CFA order 'RGBG'"):
+    with pytest.raises(UnknownNameError, match="no CFA order named 'RGBG'; did you mean 'RGGB'"):
         pack(torch.zeros(4, 4), "RGBG")
     with pytest.raises(DataError, match="even height and width"):
         mosaic(torch.zeros(3, 5, 4))

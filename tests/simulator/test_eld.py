@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from simulator.core.errors import DataError
+from simulator.core.errors import DataError, UnknownNameError
 from simulator.eld import (
     EldLevels,
     EldPreset,
@@ -83,7 +83,9 @@ def test_presets_and_pipeline_integration():
     sample = simulate_sample(config, torch.full((1, 3, 64, 64), 0.2), torch.Generator().manual_seed(0))
     assert sample.raws[1].shape == (5, 4, 32, 32)
     assert set(sample.info["noise"][0]) == {"system_gain", "tukey_lambda", "read_scale", "row_scale", "span"}
-    with pytest.raises(DataError, match="no ELD preset"):
-        load_eld_preset("nikon_d9")
+    with pytest.raises(UnknownNameError, match="no ELD preset named 'generic41'; did you mean 'generic14'"):
+        load_eld_preset("generic41")
+    with pytest.raises(DataError, match="no ELD preset file there"):
+        load_eld_preset("/nonexistent/my_camera.json")
     with pytest.raises(DataError, match="at least 2 ISO settings"):
         calibrate_eld([np.zeros((2, 2, 4, 4))], [np.zeros((2, 4, 4))], 1023, 0)

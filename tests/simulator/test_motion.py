@@ -73,7 +73,7 @@ def smooth_hdr(height: int, width: int, seed: int, shift: tuple[float, float] = 
 def test_exposure_windows_of_the_default_bracket():
     assert exposure_windows(5, 4.0) == WINDOWS
     assert exposure_windows(3, 2.0) == [(0.0, 1.0), (1.0, 3.0), (3.0, 7.0)]
-    assert MOTION_MODELS == ("none", "trajectory", "video")
+    assert MOTION_MODELS.names() == ["none", "trajectory", "video"]
 
 
 def test_trajectory_is_deterministic_for_a_seeded_generator():
