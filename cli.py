@@ -53,6 +53,9 @@ class _Toolkit(click.Group):
             ctx.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `bracketire info | head`: the reader left; stop quietly, as a piped tool does
+            _stdout_to_devnull()
+            ctx.exit(141)  # 128 + SIGPIPE, what the shell reports for a tool killed by the closed pipe
         except _Terminated:
             click.echo("error: terminated (SIGTERM); temporary files removed", err=True)
             raise
@@ -72,6 +75,19 @@ class _Toolkit(click.Group):
                 signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush at exit finds no closed pipe to complain about."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (CliRunner's buffer): nothing is flushed to a pipe
+        pass
+    finally:
+        os.close(devnull)
+
+
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     ctx.meta["debug"] = value
     return value
@@ -89,19 +105,30 @@ def cli(plugins: tuple[Path, ...]) -> None:
 
     for path in plugins:
         load_plugin(path)
+    click.get_current_context().meta["plugins"] = bool(plugins)
 
 
 @cli.command()
-def info() -> None:
+@click.option("--model", "model_name", default=None,
+              help="One model in detail: parameters, MACs and FLOPs at its stated input, weights, configurations.")
+def info(model_name: str | None) -> None:
     """List every registry: models, metrics, protocols, noise models, demosaicers, ..., weight files."""
-    from benchmark.info import toolkit_registries
+    if model_name is not None:
+        from benchmark.info import model_card
 
+        listing = {f"model {model_name}": [(e.name, e.summary) for e in model_card(model_name)]}
+    else:
+        from benchmark.info_cache import registry_listing
+
+        listing = registry_listing(live=click.get_current_context().meta.get("plugins", False))
     click.echo(f"bracketire {__version__}")
-    for title, entries in toolkit_registries().items():
+    for title, entries in listing.items():
         click.echo(f"\n{title}:")
-        width = max(len(entry.name) for entry in entries)
-        for entry in entries:
-            click.echo(f"  {entry.name:<{width}}  {entry.summary}")
+        width = max(len(name) for name, _ in entries)
+        for name, summary in entries:
+            click.echo(f"  {name:<{width}}  {summary}")
+    if model_name is None:
+        click.echo("\n(info --model NAME: a model's MACs and FLOPs at its stated input, its weights and configurations)")
 
 
 @cli.command()
