@@ -24,7 +24,7 @@ from torch import nn
 
 from benchmark.ground_truth import ground_truth_folder, list_test_frames
 from benchmark.outputs import OutputFolder, encode_png, preview_of
-from benchmark.protocols import Protocol, get_protocol
+from benchmark.protocols import Protocol, check_model_fits, get_protocol
 from benchmark.render import render_png_arrays
 from benchmark.scoring import ScoreResult, score
 from benchmark.timing import Timing, hardware_name, median_time
@@ -149,8 +149,10 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     model, weights = load_model(model_name, weights, device)
     which = weights_origin(model_name, weights, explicit)
     label = label or default_label(model_name, weights, which)
+    check_model_fits(proto, model_name, getattr(model, "scale", 1))
     root = Path(data) if data is not None else builtin_benchmark(progress)
     frames = list_test_frames(root)
+    check_data_fits(frames, getattr(model, "scale", 1), model_name)
     truth = ground_truth_folder(root, proto, frames)
     crop = TEST_CROP.get(proto.name, 5)
     first = None  # the first image's forward, timed after the pass over the split
@@ -205,6 +207,24 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
                 "builtin_benchmark": BUILTIN_BENCHMARK_VERSION if data is None else None}
     return BenchResult(model_name, parameter_count(model), seconds, result, {**row, "device": device}, timing,
                        weights_doc, data_doc)
+
+
+def check_data_fits(frames: list[tuple[str, str, Path]], scale: int, model_name: str) -> None:
+    """The test split has inputs at the model's scale: ``x4/raw_*.npy`` for a x4 model, ``raw_*.npy`` beside
+    ``raw_gt.npy`` for a x1 one (checked on the first sample, before any work).
+
+    Raises:
+        DataError: naming the sample folder, what the model needs and what the data holds.
+    """
+    if not frames:
+        return
+    folder = frames[0][2]
+    if any((folder if scale == 1 else folder / f"x{scale}").glob("raw_*.npy")):
+        return
+    held = [f"x{s}" for s in (1, 2, 4) if any((folder if s == 1 else folder / f"x{s}").glob("raw_*.npy"))]
+    need = "x4 inputs (x4/raw_*.npy, e.g. simulate --preset bracketire_plus)" if scale == 4 else "x1 inputs (raw_*.npy)"
+    raise DataError(f"{folder}: model {model_name!r} is a x{scale} model and needs {need}; the data holds "
+                    f"{', '.join(held) or 'no'} inputs" + (" (use a x1 model and --protocol bracketire)" if held == ["x1"] else ""))
 
 
 def weights_origin(model_name: str, found: Path | None, explicit: bool) -> str:
