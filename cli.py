@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from benchmark.protocols import protocol_names
+from benchmark.protocols import PROTOCOLS, protocol_names
 from simulator import __version__
 from simulator.core.errors import BracketIREError, ConfigError, DataError
 
@@ -344,7 +344,7 @@ def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set
     for problem in board.problems:
         click.echo(f"note: {problem}", err=True)
     if board.rows.empty:
-        raise DataError(protocol_problem(task, protocol, board, [p.tag for p in _protocols()]))
+        raise DataError(protocol_problem(task, protocol, board, [p.tag for p in PROTOCOLS.values()]))
     try:
         table = ranked(board.rows)
     except ValueError as err:  # mixed protocols or test sets
@@ -367,7 +367,7 @@ def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, t
          per_scene: bool, scores: tuple[Path, ...]) -> None:
     """Plot PSNR against model size, compute or runtime (one point per run label), or per scene (--per-scene A.csv B.csv)."""
     from leaderboards.plots import PlotInputError, plot_per_scene, plot_psnr
-    from leaderboards.table import check_comparable, load_leaderboard, protocol_problem
+    from leaderboards.table import IncomparableRows, check_comparable, load_leaderboard, protocol_problem
     from simulator.ownership import check_replaceable
 
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
@@ -376,35 +376,20 @@ def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, t
         raise ConfigError("--per-scene needs score CSV files (score --csv) as arguments" if per_scene else
                           f"{scores[0]}: score files are plotted with --per-scene")
     check_replaceable(out, "plot", "--out")
-    if per_scene:
-        try:
+    try:  # PlotInputError (nothing to draw, not a score file) and mixed rows are bad input: no file is written
+        if per_scene:
             written, table = plot_per_scene(scores, out)
-        except PlotInputError as err:
-            raise DataError(str(err)) from None
-        click.echo(table)
-        click.echo(written)
-        return
-    board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
-    for problem in board.problems:
-        click.echo(f"note: {problem}", err=True)
-    rows = board.rows
-    if rows.empty:
-        raise DataError(protocol_problem(task, protocol, board, [p.tag for p in _protocols()]))
-    try:
-        check_comparable(rows)  # as leaderboard ranks: one protocol version, one test set per plot
-    except ValueError as err:
+            click.echo(f"{table}\n{written}")
+            return
+        board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
+        for problem in board.problems:
+            click.echo(f"note: {problem}", err=True)
+        if board.rows.empty:
+            raise DataError(protocol_problem(task, protocol, board, [p.tag for p in PROTOCOLS.values()]))
+        check_comparable(board.rows)  # as leaderboard ranks: one protocol version, one test set per plot
+        click.echo(plot_psnr(board.rows, x_axis, out, f"{task}, {board.rows['protocol'].iloc[0]}"))
+    except (PlotInputError, IncomparableRows) as err:
         raise DataError(str(err)) from None
-    try:
-        click.echo(plot_psnr(rows, x_axis, out, f"{task}, {rows['protocol'].iloc[0]}"))
-    except PlotInputError as err:  # nothing to draw: no file is written
-        raise DataError(str(err)) from None
-
-
-def _protocols() -> list[Any]:
-    """The registered scoring protocols (valid --protocol values even before any result exists)."""
-    from benchmark.protocols import PROTOCOLS
-
-    return list(PROTOCOLS.values())
 
 
 def main() -> None:

@@ -150,18 +150,22 @@ def protocol_problem(task: str, protocol: str, board: Leaderboard, registered: l
             f"{', '.join(held) or 'no rows'} (--protocol NAME@VERSION)")
 
 
+class IncomparableRows(ValueError):
+    """Rows that must not share a ranking or a plot (several protocol versions or test sets)."""
+
+
 def check_comparable(rows: pd.DataFrame) -> None:
     """Refuse rows that must not share a ranking or a plot: several protocols (versions) or test sets.
 
     Raises:
-        ValueError: naming the protocols or the test sets (data checksums) and the option that picks one.
+        IncomparableRows: naming the protocols or the test sets (data checksums) and the option that picks one.
     """
     protocols = sorted(rows["protocol"].dropna().unique())
     if len(protocols) > 1:
-        raise ValueError(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
+        raise IncomparableRows(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
     sets = sorted(test_set_of(rows).unique())
     if len(sets) > 1:
-        raise ValueError(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
+        raise IncomparableRows(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
                         "compare one at a time (--test-set SHA or --test-set published)")
 
 
