@@ -2,9 +2,9 @@
 
 Building the listing imports every registry (torch, the models, the metrics) and builds every model on the
 ``meta`` device to count its parameters: seconds of work whose answer only changes when the toolkit's files
-do. The listing is stored in ``$BRACKETIRE_CACHE/info_registries.json`` with a key made of the version, the
-Python executable and the size and modification time of every source file of the four packages; any change
-makes a new listing. Where each weight file is found is never cached: it is looked up on every call (from
+do. The listing is stored in ``$BRACKETIRE_CACHE/info_registries-<where>.json`` (one file per installation,
+so two checkouts do not take turns) with a key made of the version, the Python executable and the size and
+modification time of every source file of the four packages; any change makes a new listing. Where each weight file is found is never cached: it is looked up on every call (from
 the cached :class:`~simulator.core.weights.WeightSpec` fields, no torch needed). Plugins (``--plugin``) may
 register anything, so a listing with plugins is always built live (:func:`registry_listing` with ``live``).
 """
@@ -22,11 +22,17 @@ from simulator import __version__
 from simulator.core.errors import BracketIREError, WeightsNotFoundError
 from simulator.core.weights import WeightSpec, cache_dir, resolve_weights
 
-CACHE_FILE = "info_registries.json"
+CACHE_FILE = "info_registries-{where}.json"  # where: a hash of the installation's folder and interpreter
 CACHE_FORMAT = 1  # bumped when the file's structure changes
 PACKAGES = ("simulator", "models", "benchmark", "leaderboards")
 _SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".csv"}
 Listing = dict[str, list[tuple[str, str]]]  # title -> [(name, summary)]
+
+
+def cache_file() -> Path:
+    """This installation's listing file in the cache folder."""
+    where = f"{Path(__file__).resolve().parent.parent}\0{sys.executable}"
+    return cache_dir() / CACHE_FILE.format(where=hashlib.sha256(where.encode()).hexdigest()[:12])
 
 
 def weight_status(spec: WeightSpec) -> str:
@@ -104,7 +110,7 @@ def registry_listing(live: bool = False) -> Listing:
     Args:
         live: build the listing in this process (after plugins registered their entries) and do not cache it.
     """
-    path = cache_dir() / CACHE_FILE
+    path = cache_file()
     key = source_fingerprint()
     cached = None if live else _read(path, key)
     if cached is None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from benchmark.info_cache import CACHE_FILE, registry_listing, source_fingerprint
+from benchmark.info_cache import cache_file, registry_listing, source_fingerprint
 from tests.conftest import REPO
 from tests.helpers import one_error_line
 
@@ -37,7 +37,7 @@ def primed(tmp_path_factory):
 
 def test_info_is_cached_by_source_version_and_then_needs_no_torch(primed, tmp_path):
     cache, first = primed
-    stored = json.loads((cache / CACHE_FILE).read_text())
+    stored = json.loads((cache / cache_file().name).read_text())
     assert stored["key"] == source_fingerprint() and "models" in stored["registries"]
     assert "13.29 M params" in first.output and "--model NAME" in first.output
     alexnet = tmp_path / "my_alexnet.pth"
@@ -61,10 +61,10 @@ def test_a_changed_source_file_makes_a_new_fingerprint_and_foreign_caches_are_le
     assert source_fingerprint([package]) == before
     module.write_text("A = 22\n")  # another size (and mtime)
     assert source_fingerprint([package]) != before
-    foreign = tmp_path / "cache" / CACHE_FILE
+    monkeypatch.setenv("BRACKETIRE_CACHE", str(tmp_path / "cache"))
+    foreign = cache_file()
     foreign.parent.mkdir()
     foreign.write_text("my own notes\n")
-    monkeypatch.setenv("BRACKETIRE_CACHE", str(foreign.parent))
     assert [name for name, _ in registry_listing()["protocols"]] == ["bracketire@1", "bracketire_plus@1", "ntire2024@1"]
     assert foreign.read_text() == "my own notes\n"  # not the toolkit's file: never overwritten
 
