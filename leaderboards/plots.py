@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-AXES = {"params": ("params_m", "Parameters (M)"), "flops": ("flops_t", "FLOPs (T)"), "runtime": ("runtime_s", "Runtime (s)")}
+AXES = {"params": ("params_m", "Parameters (M)"), "flops": ("flops_t", "FLOPs (T)"), "runtime": ("runtime_s", "Runtime (s per image)")}
 TITLES = {"params": "PSNR against model size", "flops": "PSNR against compute", "runtime": "PSNR against runtime"}
 
 
@@ -85,8 +85,9 @@ def plot_psnr(rows: pd.DataFrame, x: str, out: str | Path, title: str = "") -> P
     values = pd.to_numeric(rows[column], errors="coerce") if column in rows else pd.Series(index=rows.index, dtype=float)
     data = one_point_per_label(rows.assign(**{column: values}).dropna(subset=[column, "psnr"]))
     if data.empty:
-        raise PlotInputError(f"nothing to plot: none of the {len(rows)} rows has both psnr and {column} "
-                             f"(--x {x}); try another --x, or bench your models so their rows carry it")
+        hint = ("bench rows record parameters and runtime, not FLOPs (info --model NAME counts them)" if x == "flops"
+                else "try another --x")
+        raise PlotInputError(f"nothing to plot: none of the {len(rows)} rows has both psnr and {column} (--x {x}); {hint}")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 3.0), dpi=200)
     points = []
@@ -105,7 +106,7 @@ def plot_psnr(rows: pd.DataFrame, x: str, out: str | Path, title: str = "") -> P
     ax.tick_params(labelsize=6)
     ax.margins(x=0.18, y=0.1)  # room for the labels of the outermost points
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="lower right")
+    ax.legend(fontsize=6, loc="best")  # where it hides the fewest points
     ax.set_title(f"{TITLES[x]}: {title}" if title else TITLES[x], fontsize=7)
     _place_labels(ax, points, fontsize=5)
     fig.tight_layout()

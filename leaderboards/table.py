@@ -43,6 +43,7 @@ def _published() -> pd.DataFrame:
 
 
 REQUIRED = ("model", "task", "protocol", "psnr")  # what makes a CSV a results table
+NOT_RESULTS = {"zoo.csv"}  # the toolkit's own other tables in a runs folder (perf/zoo.py): skipped without a note
 PUBLISHED_TEST_SET = "published"  # rows without a data checksum: the paper's / challenge's own test set
 
 
@@ -50,6 +51,8 @@ def _read_runs(folder: Path) -> tuple[list[pd.DataFrame], list[str]]:
     """Every results CSV in ``folder``; a file that is not one is named in a note and skipped."""
     tables, problems = [], []
     for path in sorted(folder.glob("*.csv")):
+        if path.name in NOT_RESULTS:
+            continue
         if not path.is_file():
             problems.append(f"{path}: not a regular file; skipped")
             continue
@@ -100,7 +103,8 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
     if include_runs and folder.is_dir():
         runs, problems = _read_runs(folder)
         tables += runs
-    everything = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "label", "origin"])
+    everything = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "label", "runtime_repeats", "origin"])
+    everything["runtime_repeats"] = pd.to_numeric(everything["runtime_repeats"], errors="coerce").astype("Int64")
     protocols = {str(t): sorted(group["protocol"].dropna().astype(str).unique()) for t, group in everything.groupby("task")}
     rows = everything
     if task is not None:
