@@ -12,6 +12,7 @@ valid, reproducible with ``builtin_benchmark(version=1)``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -190,7 +191,9 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         if pending:
             render_pending()
         result = score(outputs.path("png16"), truth, proto.name, progress=progress)
-    timing = median_time(first, repeats, warmup=0, device=device) if first else None  # warm: the pass above
+    timing = None
+    if first is not None:  # warmed up by the pass over the split, which ran this image once
+        timing = dataclasses.replace(median_time(first, repeats, warmup=0, device=device), warmup=1)
     seconds = timing.median_s if timing else 0.0
     row = {
         "model": model_name, "label": label, "task": "bracketire_plus" if getattr(model, "scale", 1) == 4 else "bracketire",
