@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from benchmark.protocols import protocol_names
+from benchmark.protocols import PROTOCOLS, protocol_names
 from simulator import __version__
 from simulator.core.errors import BracketIREError, ConfigError, DataError
 
@@ -53,6 +53,9 @@ class _Toolkit(click.Group):
             ctx.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `bracketire info | head`: the reader left; stop quietly, as a piped tool does
+            _stdout_to_devnull()
+            ctx.exit(141)  # 128 + SIGPIPE, what the shell reports for a tool killed by the closed pipe
         except _Terminated:
             click.echo("error: terminated (SIGTERM); temporary files removed", err=True)
             raise
@@ -72,6 +75,19 @@ class _Toolkit(click.Group):
                 signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush at exit finds no closed pipe to complain about."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (CliRunner's buffer): nothing is flushed to a pipe
+        pass
+    finally:
+        os.close(devnull)
+
+
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     ctx.meta["debug"] = value
     return value
@@ -89,19 +105,30 @@ def cli(plugins: tuple[Path, ...]) -> None:
 
     for path in plugins:
         load_plugin(path)
+    click.get_current_context().meta["plugins"] = bool(plugins)
 
 
 @cli.command()
-def info() -> None:
+@click.option("--model", "model_name", default=None,
+              help="One model in detail: parameters, MACs and FLOPs at its stated input, weights, configurations.")
+def info(model_name: str | None) -> None:
     """List every registry: models, metrics, protocols, noise models, demosaicers, ..., weight files."""
-    from benchmark.info import toolkit_registries
+    if model_name is not None:
+        from benchmark.info import model_card
 
+        listing = {f"model {model_name}": [(e.name, e.summary) for e in model_card(model_name)]}
+    else:
+        from benchmark.info_cache import registry_listing
+
+        listing = registry_listing(live=click.get_current_context().meta.get("plugins", False))
     click.echo(f"bracketire {__version__}")
-    for title, entries in toolkit_registries().items():
+    for title, entries in listing.items():
         click.echo(f"\n{title}:")
-        width = max(len(entry.name) for entry in entries)
-        for entry in entries:
-            click.echo(f"  {entry.name:<{width}}  {entry.summary}")
+        width = max(len(name) for name, _ in entries)
+        for name, summary in entries:
+            click.echo(f"  {name:<{width}}  {summary}")
+    if model_name is None:
+        click.echo("\n(info --model NAME: a model's MACs and FLOPs at its stated input, its weights and configurations)")
 
 
 @cli.command()
@@ -238,21 +265,30 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
               help="Tile core side in packed pixels (32 of overlap around it); 0 runs each image whole.")
 @click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Activation budget in GiB, overlap included; picks the largest tile that fits (overrides --tile).")
+@click.option("--label", default=None,
+              help="The row's label, to tell runs of one model apart (default: model:run-folder, model:published, ...).")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed runs on the first image after the warm-up pass; the runtime is their median.")
 def bench(model_name: str, weights: Path | None, data: Path | None, protocol: str, device: str,
-          json_path: Path | None, save: Path | None, progress: bool, tile: int, memory_gb: float | None) -> None:
-    """Run a model over a test split, render and score it as published, and log a runs row."""
+          json_path: Path | None, save: Path | None, progress: bool, tile: int, memory_gb: float | None,
+          label: str | None, repeats: int) -> None:
+    """Run a model over a test split, render and score it as published, and log a runs row.
+
+    The row goes to ./runs/bench.csv (or $BRACKETIRE_RUNS/bench.csv); --json also keeps the parameters, the
+    runtime (median of --repeats after a warm-up, with the hardware), the weights and data checksums.
+    """
     from benchmark.bench import bench as run_bench
     from benchmark.bench import bench_table
     from simulator.ownership import check_replaceable
 
     check_replaceable(json_path, "score json", "--json")
     result = run_bench(model_name, weights, data, protocol, device, tile=tile or None, progress=progress,
-                       memory_gb=memory_gb, save=save)
+                       memory_gb=memory_gb, save=save, label=label, repeats=repeats)
     if json_path:
-        result.score.write_json(json_path)
+        result.write_json(json_path)
     for line in result.score.notes():
         click.echo(line, err=True)
-    click.echo(f"weights: {result.weights}", err=True)
+    click.echo(f"weights: {result.weights_line()}", err=True)
     click.echo(bench_table(result), nl=False)
 
 
@@ -296,18 +332,20 @@ def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, 
 @cli.command()
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True, help="Rank one protocol (name or name@version).")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json", "latex"]), default="markdown",
+              show_default=True, help="latex: escaped, booktabs rules (\\usepackage{booktabs}).")
+@click.option("--include-runs/--no-runs", default=True, show_default=True,
+              help="Your own runs from ./runs (or $BRACKETIRE_RUNS) next to the published rows.")
 @click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
 def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set: str | None) -> None:
-    """Print the ranked result table of a task under one protocol."""
-    from leaderboards.table import load_leaderboard, ranked, render
+    """Print the ranked result table of a task under one protocol (your rows filtered out are named in a note)."""
+    from leaderboards.table import load_leaderboard, protocol_problem, ranked, render
 
     board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
     for problem in board.problems:
         click.echo(f"note: {problem}", err=True)
     if board.rows.empty:
-        raise DataError(f"no results for task {task} under protocol {protocol}")
+        raise DataError(protocol_problem(task, protocol, board, [p.tag for p in PROTOCOLS.values()]))
     try:
         table = ranked(board.rows)
     except ValueError as err:  # mixed protocols or test sets
@@ -319,29 +357,40 @@ def leaderboard(task: str, protocol: str, fmt: str, include_runs: bool, test_set
 @click.option("--task", type=click.Choice(["bracketire", "bracketire_plus"]), default="bracketire", show_default=True)
 @click.option("--protocol", default="ntire2024@1", show_default=True)
 @click.option("--x", "x_axis", type=click.Choice(["params", "flops", "runtime"]), default="params", show_default=True)
-@click.option("--include-runs", is_flag=True, help="Add your own runs from ./runs (or $BRACKETIRE_RUNS).")
+@click.option("--include-runs/--no-runs", default=True, show_default=True,
+              help="Your own runs from ./runs (or $BRACKETIRE_RUNS) next to the published rows.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A .png, .pdf or .svg file.")
 @click.option("--test-set", default=None, help="Only results on this test set: a data_sha256 (prefix) or 'published'.")
-def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, test_set: str | None) -> None:
-    """Plot PSNR against model size, compute or runtime."""
-    from leaderboards.plots import plot_psnr
-    from leaderboards.table import check_comparable, load_leaderboard
+@click.option("--per-scene", is_flag=True,
+              help="Plot PSNR per scene of the SCORES files (per-image CSVs of score --csv), one bar per file.")
+@click.argument("scores", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def plot(task: str, protocol: str, x_axis: str, include_runs: bool, out: Path, test_set: str | None,
+         per_scene: bool, scores: tuple[Path, ...]) -> None:
+    """Plot PSNR against model size, compute or runtime (one point per run label), or per scene (--per-scene A.csv B.csv)."""
+    from leaderboards.plots import PlotInputError, plot_per_scene, plot_psnr
+    from leaderboards.table import IncomparableRows, check_comparable, load_leaderboard, protocol_problem
     from simulator.ownership import check_replaceable
 
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise DataError(f"{out}: expected a .png, .pdf or .svg file name")
+    if bool(scores) != per_scene:
+        raise ConfigError("--per-scene needs score CSV files (score --csv) as arguments" if per_scene else
+                          f"{scores[0]}: score files are plotted with --per-scene")
     check_replaceable(out, "plot", "--out")
-    board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
-    for problem in board.problems:
-        click.echo(f"note: {problem}", err=True)
-    rows = board.rows
-    if rows.empty:
-        raise DataError(f"no results for task {task} under protocol {protocol}")
-    try:
-        check_comparable(rows)  # as leaderboard ranks: one protocol version, one test set per plot
-    except ValueError as err:
+    try:  # PlotInputError (nothing to draw, not a score file) and mixed rows are bad input: no file is written
+        if per_scene:
+            written, table = plot_per_scene(scores, out)
+            click.echo(f"{table}\n{written}")
+            return
+        board = load_leaderboard(task, protocol, include_runs, test_set=test_set)
+        for problem in board.problems:
+            click.echo(f"note: {problem}", err=True)
+        if board.rows.empty:
+            raise DataError(protocol_problem(task, protocol, board, [p.tag for p in PROTOCOLS.values()]))
+        check_comparable(board.rows)  # as leaderboard ranks: one protocol version, one test set per plot
+        click.echo(plot_psnr(board.rows, x_axis, out, f"{task}, {board.rows['protocol'].iloc[0]}"))
+    except (PlotInputError, IncomparableRows) as err:
         raise DataError(str(err)) from None
-    click.echo(plot_psnr(rows, x_axis, out, f"{task}, {protocol}"))
 
 
 def main() -> None:

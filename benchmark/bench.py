@@ -12,12 +12,11 @@ valid, reproducible with ``builtin_benchmark(version=1)``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import os
-import platform
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +25,10 @@ from torch import nn
 
 from benchmark.ground_truth import ground_truth_folder, list_test_frames
 from benchmark.outputs import OutputFolder, encode_png, preview_of
-from benchmark.protocols import Protocol, get_protocol
+from benchmark.protocols import Protocol, check_model_fits, get_protocol
 from benchmark.render import render_png_arrays
 from benchmark.scoring import ScoreResult, score
+from benchmark.timing import Timing, hardware_name, median_time
 from models import MODELS, build_model, parameter_count, weight_free_models
 from models.checkpoints import load_checkpoint, read_model_config
 from models.inference import tiled_forward
@@ -49,22 +49,54 @@ BUILTIN_BENCHMARKS = {  # version -> (cache folder, overrides of the bracketire 
 }
 BUILTIN_BENCHMARK_VERSION = 2  # the one bench uses without a data folder
 BUILTIN_BENCHMARK = BUILTIN_BENCHMARKS[BUILTIN_BENCHMARK_VERSION]
-RUN_COLUMNS = ["model", "task", "protocol", "psnr", "ssim", "lpips", "params_m", "runtime_s", "hardware", "source",
-               "read_or_inferred", "date", "weights_sha256", "data_sha256"]  # a bench.csv row
+RUN_COLUMNS = ["model", "label", "task", "protocol", "psnr", "ssim", "lpips", "params_m", "runtime_s", "runtime_repeats",
+               "hardware", "source", "read_or_inferred", "date", "weights_sha256", "data_sha256"]  # a bench.csv row
+_OLD_RUN_COLUMNS = [c for c in RUN_COLUMNS if c not in ("label", "runtime_repeats")]  # bench.csv before labels
 RENDER_BATCH_VALUES = 4 * 4 * 270 * 480  # outputs rendered in one DemosaicNet pass: up to four 1080p images
 TEST_CROP = {"bracketire": 5, "bracketire_plus": 2, "ntire2024": 5}  # packed pixels removed per side at test time
 
 
 @dataclass
 class BenchResult:
-    """Scores plus what was run."""
+    """Scores plus what was run: the runs row, and everything ``bench --json`` stores (:meth:`to_dict`).
+
+    ``seconds_per_image`` is ``timing.median_s``: the median of ``timing.repeats`` runs of the model on the first
+    test image, after the pass over the whole test split served as warm-up.
+    """
 
     model: str
     params: int
     seconds_per_image: float
     score: ScoreResult
     row: dict[str, object]
-    weights: str = ""  # which weights ran (``weights_origin``)
+    timing: Timing | None = None
+    weights: dict[str, str] | None = None  # {"path", "sha256", "which"}: which is published, shipped, run or file
+    data: dict[str, object] | None = None  # {"root", "sha256", "images", "builtin_benchmark"}
+
+    def to_dict(self) -> dict[str, object]:
+        """The score document (``protocol, count, mean, per_image, unavailable, warnings``) plus ``model, label,
+        task, parameters, runtime {median_s, repeats, warmup, times_s, per, hardware, device}, weights, data,
+        date, toolkit``."""
+        from simulator import __version__
+
+        runtime = {**(self.timing.to_dict() if self.timing else {}), "per": "image",
+                   "hardware": self.row["hardware"], "device": self.row.get("device", "")}
+        return {**self.score.to_dict(), "model": self.model, "label": self.row["label"], "task": self.row["task"],
+                "parameters": self.params, "runtime": runtime, "weights": self.weights, "data": self.data,
+                "date": self.row["date"], "toolkit": __version__}
+
+    def weights_line(self) -> str:
+        """Which weights ran, for the output: ``"shipped tmrnet_bracketire.pth sha256:<12>"``, or weight-free."""
+        w = self.weights
+        return f"{w['which']} {Path(w['path']).name} sha256:{w['sha256'][:12]}" if w else "none (weight-free model)"
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as strict JSON (``inf`` as ``"inf"``, as the score's own JSON), atomically."""
+        import json
+
+        from simulator.core.files import write_atomic
+
+        write_atomic(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
 
 def builtin_benchmark(progress: bool = False, version: int = BUILTIN_BENCHMARK_VERSION) -> Path:
@@ -99,7 +131,7 @@ def _checksum_dir(root: Path) -> str:
 def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: str | os.PathLike[str] | None = None,
           protocol: str = "bracketire", device: str = "cpu", tile: int | None = 256, progress: bool = False,
           runs_dir: str | os.PathLike[str] | None = None, memory_gb: float | None = None,
-          save: str | os.PathLike[str] | None = None) -> BenchResult:
+          save: str | os.PathLike[str] | None = None, label: str | None = None, repeats: int = 3) -> BenchResult:
     """Run ``model_name`` over the test split of ``data`` (or the built-in benchmark) and score it.
 
     The ground truth is each sample's ``rgb_vis_gt.png``, or rendered from its ``raw_gt.npy`` where those
@@ -107,6 +139,9 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     outputs in that folder, laid out as ``predict`` writes them (``png16/``, ``preview/``, ``predict.json``).
     ``tile`` is the tile core side for inference (None: whole images); ``memory_gb`` instead picks the largest
     tile whose activations, overlap included, fit that budget (``models.inference.tile_for_budget``).
+    The runtime is the median of ``repeats`` runs on the first test image after the pass over the split
+    (the warm-up), on the hardware the row names. ``label`` tells rows of one model apart (default
+    :func:`default_label`: the model, and the run folder or kind of its weights).
 
     Raises:
         DataError: a model that needs weights was given none (the message lists what runs without); inputs
@@ -114,13 +149,20 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
     """
     proto: Protocol = get_protocol(protocol)
     check_device("--device", device)
+    if repeats < 1:
+        raise ConfigError(f"--repeats {repeats}; expected at least 1 timed run")
     _runs_csv(runs_dir, RUN_COLUMNS)  # a results file we cannot append to is refused before any work
+    explicit = weights is not None
     model, weights = load_model(model_name, weights, device)
+    which = weights_origin(model_name, weights, explicit)
+    label = label or default_label(model_name, weights, which)
+    check_model_fits(proto, model_name, getattr(model, "scale", 1))
     root = Path(data) if data is not None else builtin_benchmark(progress)
     frames = list_test_frames(root)
+    check_data_fits(frames, getattr(model, "scale", 1), model_name)
     truth = ground_truth_folder(root, proto, frames)
     crop = TEST_CROP.get(proto.name, 5)
-    seconds = 0.0
+    first = None  # the first image's forward, timed after the pass over the split
     run = {"model": model_name, "weights_sha256": sha256_of(Path(weights))[:16] if weights else "",
            "input": str(root.resolve()), "layout": "synthetic", "protocol": proto.tag, "tile": tile, "memory_gb": memory_gb, "device": device}
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,11 +183,13 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         for scene, frame, folder in frames:
             sample = read_frame(folder, scale=getattr(model, "scale", 1))
             raws = sample.normalised_raws()[None, ..., crop:-crop, crop:-crop]
-            start = time.perf_counter()
             exposures = torch.tensor(sample.exposures, dtype=torch.float32)  # the bracket's own ratios
-            out = tiled_forward(model, raws, tile=None if memory_gb else tile, memory_gb=memory_gb, device=device,
-                                exposures=exposures).clamp_min(0)
-            seconds += time.perf_counter() - start
+
+            def forward(raws: torch.Tensor = raws, exposures: torch.Tensor = exposures) -> torch.Tensor:
+                return tiled_forward(model, raws, tile=None if memory_gb else tile, memory_gb=memory_gb,
+                                     device=device, exposures=exposures)
+            out = forward().clamp_min(0)
+            first = first or forward
             if pending and (pending[0][1].shape != out[0].shape or
                             (len(pending) + 1) * out[0].numel() > RENDER_BATCH_VALUES):
                 render_pending()
@@ -153,18 +197,72 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         if pending:
             render_pending()
         result = score(outputs.path("png16"), truth, proto.name, progress=progress)
+    timing = None
+    if first is not None:  # warmed up by the pass over the split, which ran this image once
+        timing = dataclasses.replace(median_time(first, repeats, warmup=0, device=device), warmup=1)
+    seconds = timing.median_s if timing else 0.0
     row = {
-        "model": model_name, "task": "bracketire_plus" if getattr(model, "scale", 1) == 4 else "bracketire",
+        "model": model_name, "label": label, "task": "bracketire_plus" if getattr(model, "scale", 1) == 4 else "bracketire",
         "protocol": proto.tag, "psnr": result.mean.get("psnr"), "ssim": result.mean.get("ssim"),
         "lpips": result.mean.get("lpips"), "params_m": round(parameter_count(model) / 1e6, 4),
-        "runtime_s": round(seconds / max(1, len(frames)), 4), "hardware": f"{platform.processor() or platform.machine()} ({device})",
+        "runtime_s": round(seconds, 4), "runtime_repeats": repeats, "hardware": hardware_name(device),
         "source": "bench" + (f" (built-in benchmark v{BUILTIN_BENCHMARK_VERSION})" if data is None else f" ({root})"), "read_or_inferred": "measured",
         "date": dt.date.today().isoformat(),
         "weights_sha256": sha256_of(Path(weights))[:16] if weights else "", "data_sha256": _checksum_dir(root),
     }
     _append_run(row, runs_dir)
-    return BenchResult(model_name, parameter_count(model), seconds / max(1, len(frames)), result, row,
-                       weights_origin(model_name, weights))
+    weights_doc = {"path": str(Path(weights).resolve()), "sha256": sha256_of(Path(weights)), "which": which} if weights else None
+    data_doc = {"root": str(root.resolve()), "sha256": row["data_sha256"], "images": len(frames),
+                "builtin_benchmark": BUILTIN_BENCHMARK_VERSION if data is None else None}
+    return BenchResult(model_name, parameter_count(model), seconds, result, {**row, "device": device}, timing,
+                       weights_doc, data_doc)
+
+
+def check_data_fits(frames: list[tuple[str, str, Path]], scale: int, model_name: str) -> None:
+    """The test split has inputs at the model's scale: ``x4/raw_*.npy`` for a x4 model, ``raw_*.npy`` beside
+    ``raw_gt.npy`` for a x1 one (checked on the first sample, before any work).
+
+    Raises:
+        DataError: naming the sample folder, what the model needs and what the data holds.
+    """
+    if not frames:
+        return
+    folder = frames[0][2]
+    if any((folder if scale == 1 else folder / f"x{scale}").glob("raw_*.npy")):
+        return
+    held = [f"x{s}" for s in (1, 2, 4) if any((folder if s == 1 else folder / f"x{s}").glob("raw_*.npy"))]
+    need = "x4 inputs (x4/raw_*.npy, e.g. simulate --preset bracketire_plus)" if scale == 4 else "x1 inputs (raw_*.npy)"
+    raise DataError(f"{folder}: model {model_name!r} is a x{scale} model and needs {need}; the data holds "
+                    f"{', '.join(held) or 'no'} inputs" + (" (use a x1 model and --protocol bracketire)" if held == ["x1"] else ""))
+
+
+def weights_origin(model_name: str, found: Path | None, explicit: bool) -> str:
+    """What kind of weights ``found`` is: ``""`` (none), ``published`` or ``shipped`` (the model's own files),
+    ``run`` (a checkpoint written by ``train``) or ``file`` (any other file the user named)."""
+    if found is None:
+        return ""
+    saved = read_model_config(found)
+    if not explicit or saved is None:
+        for which, spec in MODELS.spec(model_name).weights().items():
+            if which in ("published", "shipped"):
+                try:
+                    if resolve_weights(spec, allow_download=False).resolve() == found.resolve():
+                        return which
+                except WeightsNotFoundError:
+                    continue
+    return "run" if saved is not None else "file"
+
+
+def default_label(model_name: str, found: Path | None, which: str) -> str:
+    """A row's default label: the model, with the run folder (``RUN/checkpoints/*.pt``), the kind of its weights
+    (``published``, ``shipped``) or the weight file's name: ``tmrnet:my_run``, ``tmrnet:published``, ``merge``."""
+    if found is None:
+        return model_name
+    if which in ("published", "shipped"):
+        return f"{model_name}:{which}"
+    if found.parent.name == "checkpoints" and found.parent.parent.name:
+        return f"{model_name}:{found.parent.parent.name}"
+    return f"{model_name}:{found.stem}"
 
 
 def load_model(model_name: str, weights: str | os.PathLike[str] | None = None,
@@ -220,22 +318,6 @@ def _find_weights(model_name: str, weights: str | os.PathLike[str] | None) -> Pa
                     f"'python cli.py train --model {model_name} --data DIR --out RUN' (RUN/checkpoints/last.pt); {free}")
 
 
-def weights_origin(model_name: str, path: Path | None) -> str:
-    """Which weights ran, for the output: ``"published <file> sha256:<12>"``, ``"shipped ..."``, ``"given ..."``
-    (``--weights``) or ``"none (weight-free model)"``."""
-    if path is None:
-        return "none (weight-free model)"
-    kind = "given"
-    for name, spec in MODELS.spec(model_name).weights().items():
-        try:
-            if resolve_weights(spec, allow_download=False).resolve() == Path(path).resolve():
-                kind = name
-                break
-        except WeightsNotFoundError:
-            continue
-    return f"{kind} {Path(path).name} sha256:{sha256_of(Path(path))[:12]}"
-
-
 def runs_folder(runs_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where bench rows go: ``runs_dir``, ``$BRACKETIRE_RUNS``, or ``./runs`` (never the installed package)."""
     return default_runs_dir(runs_dir)
@@ -257,14 +339,41 @@ def _runs_csv(runs_dir: str | os.PathLike[str] | None, columns: list[str]) -> tu
             header = next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path}: not a readable CSV ({err}); move it aside or set $BRACKETIRE_RUNS") from None
+    if sorted(header) == sorted(_OLD_RUN_COLUMNS) and sorted(columns) == sorted(RUN_COLUMNS):
+        return path, header  # written before rows had labels: _append_run adds the two columns first
     if sorted(header) != sorted(columns):
         raise DataError(f"{path}: has columns {header}; expected {columns}. Move it aside or set $BRACKETIRE_RUNS "
                         "to another folder; nothing was appended")
     return path, header
 
 
+def _add_label_columns(path: Path, header: list[str]) -> list[str]:
+    """Rewrite a bench.csv of the toolkit's previous columns with ``label`` and ``runtime_repeats`` added (empty
+    in the old rows: their runtimes were single cold runs), atomically; returns the new header."""
+    from simulator.core.files import write_atomic
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    new = [*header[:header.index("model") + 1], "label", *header[header.index("model") + 1:]]
+    new.insert(new.index("runtime_s") + 1, "runtime_repeats")
+
+    def write(handle: object) -> None:
+        import io
+
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=new)
+        writer.writeheader()
+        writer.writerows({**r, "label": r.get("model", ""), "runtime_repeats": ""} for r in rows)
+        handle.write(text.getvalue().encode("utf-8"))  # type: ignore[attr-defined]
+
+    write_atomic(path, write)
+    return new
+
+
 def _append_run(row: dict[str, object], runs_dir: str | os.PathLike[str] | None) -> Path:
     path, header = _runs_csv(runs_dir, list(row))
+    if sorted(header) == sorted(_OLD_RUN_COLUMNS):
+        header = _add_label_columns(path, header)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "a", newline="", encoding="utf-8") as handle:
@@ -278,10 +387,13 @@ def _append_run(row: dict[str, object], runs_dir: str | os.PathLike[str] | None)
 
 
 def bench_table(result: BenchResult) -> str:
-    """Markdown summary: the metric means, parameters and seconds per image."""
+    """Markdown summary: the metric means, parameters and seconds per image, then how the runtime was measured."""
     mean = result.score.mean
     def fmt(value: object, digits: str) -> str:
         return "unavailable" if value is None else format(value, digits)
-    return (f"| model | protocol | PSNR | SSIM | LPIPS | params (M) | s / image |\n|---|---|---|---|---|---|---|\n"
-            f"| {result.model} | {result.score.protocol} | {fmt(mean.get('psnr'), '.2f')} | {fmt(mean.get('ssim'), '.4f')} "
-            f"| {fmt(mean.get('lpips'), '.4f')} | {result.params / 1e6:.2f} | {result.seconds_per_image:.3f} |\n")
+    timing = result.timing
+    how = (f"median of {timing.repeats} runs on the first image after a warm-up pass" if timing else "not measured")
+    return (f"| model | label | protocol | PSNR | SSIM | LPIPS | params (M) | s / image |\n|---|---|---|---|---|---|---|---|\n"
+            f"| {result.model} | {result.row['label']} | {result.score.protocol} | {fmt(mean.get('psnr'), '.2f')} "
+            f"| {fmt(mean.get('ssim'), '.4f')} | {fmt(mean.get('lpips'), '.4f')} | {result.params / 1e6:.2f} "
+            f"| {result.seconds_per_image:.3f} |\n\nruntime: {how}, on {result.row['hardware']}\n")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
+from benchmark.info_cache import weight_status
 from benchmark.metrics import METRIC_SPECS, METRICS
 from benchmark.protocols import PROTOCOLS
-from models import MODELS
+from models import MODELS, build_model
 from models.complexity import model_complexity
 from simulator import __version__
 from simulator.bayer import CFA_OFFSETS
 from simulator.camera import CAMERAS
-from simulator.core.errors import WeightsNotFoundError
 from simulator.core.registry import Registry
-from simulator.core.weights import WEIGHT_FILES, WeightSpec, resolve_weights
+from simulator.core.weights import WEIGHT_FILES, WeightSpec
 from simulator.demosaic import DEMOSAICERS
 from simulator.eld import eld_preset_names, load_eld_preset
 from simulator.interpolate import INTERPOLATORS
@@ -36,8 +38,19 @@ def _entries(registry: Registry) -> list[RegistryEntry]:
 
 
 def toolkit_registries() -> dict[str, list[RegistryEntry]]:
-    """Every registry of the toolkit, title -> entries, in a stable order."""
-    return {
+    """Every registry of the toolkit, title -> entries, in a stable order (weight files last, looked up now)."""
+    listing, weights = toolkit_listing()
+    return {**{title: [RegistryEntry(name, summary) for name, summary in entries] for title, entries in listing.items()},
+            "weights": [RegistryEntry(name, weight_status(spec)) for name, spec in weights.items()]}
+
+
+def toolkit_listing() -> tuple[dict[str, list[tuple[str, str]]], dict[str, WeightSpec]]:
+    """Every registry but the weight files as ``title -> [(name, summary)]``, and the weight files' specs.
+
+    What :mod:`benchmark.info_cache` stores: none of it depends on the machine's files, unlike where each
+    weight file is found.
+    """
+    registries = {
         "demosaicers": _entries(DEMOSAICERS),
         "cameras": _entries(CAMERAS),
         "cfa orders": [RegistryEntry(name, f"2x2 tile {name[:2]}/{name[2:]}, packed as R, Gr, Gb, B") for name in CFA_OFFSETS],
@@ -51,18 +64,49 @@ def toolkit_registries() -> dict[str, list[RegistryEntry]]:
         "models": [RegistryEntry(name, _model_summary(name)) for name in MODELS.names()],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
-        "weights": [RegistryEntry(name, _weight_status(WEIGHT_FILES[name])) for name in WEIGHT_FILES.names()],
     }
+    listing = {title: [(e.name, e.summary) for e in entries] for title, entries in registries.items()}
+    return listing, {name: WEIGHT_FILES[name] for name in WEIGHT_FILES.names()}
+
+
+def _needs(name: str) -> str:
+    spec = MODELS.spec(name)
+    return "weight-free" if not spec.needs_weights else "needs weights" + (
+        f" (published: {', '.join(spec.weights())})" if spec.weights() else " (train it)")
 
 
 def _model_summary(name: str) -> str:
-    """Parameters, MACs and FLOPs (= 2 MACs, as the NTIRE tables) at the stated input, and the docstring line."""
+    """Parameters (counted on the ``meta`` device, no memory), what weights it needs, and the docstring line.
+
+    MACs and FLOPs are left to :func:`model_card` (``info --model NAME``): counting them at the card's input
+    takes seconds per model, too slow for a listing.
+    """
+    with torch.device("meta"):
+        model = build_model(name)
+    params = sum(p.numel() for p in model.parameters())
+    return f"{params / 1e6:.2f} M params, {_needs(name)}: {MODELS.spec(name).summary()}"
+
+
+def model_card(name: str) -> list[RegistryEntry]:
+    """What ``info --model NAME`` prints: parameters, MACs and FLOPs (= 2 MACs, as the NTIRE tables) at the
+    stated input, the weights it needs and where each was found, its tiny and published configurations.
+
+    Raises:
+        UnknownNameError: ``name`` is not a registered model (with a did-you-mean).
+    """
+    spec = MODELS.spec(name)
     c = model_complexity(name)
     cost = "n/a (data-dependent)" if c["gmacs"] is None else f"{c['gmacs']:.1f} GMACs / {c['gflops']:.1f} GFLOPs"
-    spec = MODELS.spec(name)
-    needs = "weight-free" if not spec.needs_weights else "needs weights" + (
-        f" (published: {', '.join(spec.weights())})" if spec.weights() else " (train it)")
-    return f"{c['params_m']:.2f} M params, {cost} at {c['input']}, {needs}: {spec.summary()}"
+    entries = [RegistryEntry("summary", spec.summary()),
+               RegistryEntry("parameters", f"{c['params_m']:.3f} M"),
+               RegistryEntry("compute", f"{cost} at input {c['input']} (B x T x 4 x h x w)"),
+               RegistryEntry("scale", f"x{spec.scale}" + (f" (preset {dict(spec.preset)})" if spec.preset else "")),
+               RegistryEntry("weights", _needs(name))]
+    entries += [RegistryEntry(f"  {key}", _weight_status(weights)) for key, weights in spec.weights().items()]
+    entries.append(RegistryEntry("tiny", str(dict(spec.tiny))))
+    if spec.card is not None:
+        entries.append(RegistryEntry("card", f"{dict(spec.card['kwargs'])}, {spec.card['params_m']} M params published"))
+    return entries
 
 
 def _metric_summary(name: str) -> str:
@@ -71,12 +115,7 @@ def _metric_summary(name: str) -> str:
     return f"{spec.kind}, {better} is better: {METRICS.summary(name)}"
 
 
-def _weight_status(spec: WeightSpec) -> str:
-    """Where a weight file was found, or that it is missing (never downloads)."""
-    try:
-        return f"{spec.name}: found {resolve_weights(spec, allow_download=False)}"
-    except WeightsNotFoundError:
-        return f"{spec.name}: missing (set ${spec.env_var}" + ("; downloaded on first use when online)" if spec.urls else ")")
+_weight_status = weight_status  # where a weight file was found (never downloads)
 
 
 def toolkit_version() -> str:

@@ -52,7 +52,8 @@ LPIPS_HEADS_WEIGHTS = WeightSpec(
     urls=("https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",),
     package_file=("lpips", "weights/v0.1/alex.pth"),
     how_to_get=(
-        "Install the 'lpips' package (pip install lpips; it ships weights/v0.1/alex.pth), or download "
+        "Install the 'lpips' package without its dependencies (pip install --no-deps lpips: a plain install may "
+        "replace a CPU torch with a CUDA one; it ships weights/v0.1/alex.pth), or download "
         "lpips/weights/v0.1/alex.pth from github.com/richzhang/PerceptualSimilarity and set $BRACKETIRE_LPIPS_ALEX."
     ),
 )
@@ -131,6 +132,9 @@ def _locate(spec: WeightSpec, path: str | os.PathLike[str] | None, hub: bool) ->
     return resolve_weights(spec, path)
 
 
+_FILE_NAMES = {"alexnet": "alexnet-owt-7be5be79.pth", "heads": "lpips weights/v0.1/alex.pth"}  # as people know them
+
+
 def load_lpips(
     alexnet: str | os.PathLike[str] | None = None,
     heads: str | os.PathLike[str] | None = None,
@@ -139,23 +143,21 @@ def load_lpips(
     """Build :class:`LPIPS` and load both weight files (see the module docstring for where they are found).
 
     Raises:
-        MetricUnavailableError: a file was not found; the message names both files and how to get each.
+        MetricUnavailableError: a file was not found; one line naming both files, their variables and what
+            was found (the README's "LPIPS weights" says how to get them; ``WeightSpec.how_to_get`` too).
         DataError: a file is not the expected state dict (names the file and the first wrong key).
     """
     found: dict[str, Path] = {}
-    missing = []
+    states = []
     for key, spec, path in (("alexnet", ALEXNET_WEIGHTS, alexnet), ("heads", LPIPS_HEADS_WEIGHTS, heads)):
         try:
             found[key] = _locate(spec, path, hub=key == "alexnet")
-        except WeightsNotFoundError as err:
-            missing.append(f"[{spec.name}: missing] {err}")
-    if missing:
-        status = [f"[{spec.name}: found at {found[key]}]" for key, spec in
-                  (("alexnet", ALEXNET_WEIGHTS), ("heads", LPIPS_HEADS_WEIGHTS)) if key in found]
-        raise MetricUnavailableError(
-            "LPIPS needs two weight files, AlexNet features (torchvision alexnet-owt-7be5be79.pth) and the LPIPS "
-            "v0.1 linear heads (lpips weights/v0.1/alex.pth). " + " ".join(missing + status)
-        )
+            states.append(f"{_FILE_NAMES[key]} (${spec.env_var}): found at {found[key]}")
+        except WeightsNotFoundError:
+            where = Path(path) if path is not None else Path(os.environ[spec.env_var]) if os.environ.get(spec.env_var) else None
+            states.append(f"{_FILE_NAMES[key]} (${spec.env_var}): " + (f"{where}: weight file not found" if where else "missing"))
+    if len(found) < 2:  # one line: the two files, their variables, and where the how-to lives
+        raise MetricUnavailableError("LPIPS needs 2 weight files: " + "; ".join(states) + " (README: LPIPS weights)")
     return _load_cached(str(found["alexnet"]), str(found["heads"]), str(torch.device(device)))
 
 

@@ -26,9 +26,10 @@ from benchmark.bench import TEST_CROP, load_model
 from benchmark.images import write_bytes_atomic
 from benchmark.inputs import Bracket, iter_brackets
 from benchmark.outputs import OutputFolder, encode_png, preview_of
-from benchmark.protocols import get_protocol
+from benchmark.protocols import check_model_fits, get_protocol
 from benchmark.render import render_png_array
 from models.inference import tiled_forward
+from models.run_checks import check_device
 from simulator.core.errors import DataError
 from simulator.core.weights import sha256_of
 
@@ -100,8 +101,11 @@ def predict(
             toolkit did not write, or an output folder of another run.
     """
     proto = get_protocol(protocol)
+    check_device("--device", device)  # before any weights are read: no CUDA here is one line, exit 2
     model, found = load_model(model_name, weights, device)
     scale = getattr(model, "scale", 1)
+    if protocol != "bracketire" or scale == 1:  # the default protocol follows a x4 model; one asked for must fit
+        check_model_fits(proto, model_name, scale)
     layout, count, brackets = iter_brackets(input_path, layout, scale=scale, group=group)
     run = {"model": model_name, "weights_sha256": sha256_of(found)[:16] if found else "",
            "input": str(Path(input_path).resolve()), "layout": layout,

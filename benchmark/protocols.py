@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.core.errors import ConfigError
 from simulator.core.registry import Registry
 
 
@@ -94,3 +95,22 @@ def protocol_names() -> list[str]:
 def get_protocol(name: str) -> Protocol:
     """The protocol registered as ``name`` (a did-you-mean error otherwise)."""
     return PROTOCOLS[name]
+
+
+PROTOCOL_SCALES = {"bracketire": 1, "bracketire_plus": 4}  # the output scale a protocol's results have (None: any)
+_TASK_NAMES = {1: "BracketIRE (x1)", 4: "BracketIRE+ (x4)"}
+
+
+def check_model_fits(protocol: Protocol | str, model_name: str, scale: int) -> None:
+    """A model whose output scale is ``scale`` may be scored under ``protocol`` (BracketIRE+ needs a x4 model).
+
+    Raises:
+        ConfigError: naming the protocol, the model and what would fit.
+    """
+    proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    want = PROTOCOL_SCALES.get(proto.name)
+    if want is not None and scale != want:
+        fitting = [name for name, s in PROTOCOL_SCALES.items() if s == scale]
+        raise ConfigError(f"--protocol {proto.name} scores {_TASK_NAMES[want]} results, but model {model_name!r} "
+                          f"outputs x{scale}; use a x{want} model" + (" (e.g. tmrnet_plus)" if want == 4 else "")
+                          + (f" or --protocol {fitting[0]}" if fitting else ""))

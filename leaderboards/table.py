@@ -24,10 +24,17 @@ METRICS = ("psnr", "ssim", "lpips")
 
 @dataclass
 class Leaderboard:
-    """The rows and what the loader noticed about them."""
+    """The rows and what the loader noticed about them.
+
+    Attributes:
+        rows: the kept rows (published and, with runs, the user's; ``origin`` says which).
+        problems: notes for the user: skipped files, duplicates, the user's rows the filters hid and why.
+        protocols: task -> every protocol tag the tables hold for it (before any filter), sorted.
+    """
 
     rows: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    protocols: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _published() -> pd.DataFrame:
@@ -37,6 +44,7 @@ def _published() -> pd.DataFrame:
 
 
 REQUIRED = ("model", "task", "protocol", "psnr")  # what makes a CSV a results table
+NOT_RESULTS = {"zoo.csv"}  # the toolkit's own other tables in a runs folder (perf/zoo.py): skipped without a note
 PUBLISHED_TEST_SET = "published"  # rows without a data checksum: the paper's / challenge's own test set
 
 
@@ -44,6 +52,8 @@ def _read_runs(folder: Path) -> tuple[list[pd.DataFrame], list[str]]:
     """Every results CSV in ``folder``; a file that is not one is named in a note and skipped."""
     tables, problems = [], []
     for path in sorted(folder.glob("*.csv")):
+        if path.name in NOT_RESULTS:
+            continue
         if not path.is_file():
             problems.append(f"{path}: not a regular file; skipped")
             continue
@@ -94,34 +104,73 @@ def load_leaderboard(task: str | None = None, protocol: str | None = None, inclu
     if include_runs and folder.is_dir():
         runs, problems = _read_runs(folder)
         tables += runs
-    rows = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "origin"])
+    everything = pd.concat(tables, ignore_index=True).reindex(columns=[*COLUMNS, "label", "runtime_repeats", "origin"])
+    everything["runtime_repeats"] = pd.to_numeric(everything["runtime_repeats"], errors="coerce").astype("Int64")
+    protocols = {str(t): sorted(group["protocol"].dropna().astype(str).unique()) for t, group in everything.groupby("task")}
+    rows = everything
     if task is not None:
         rows = rows[rows["task"] == task]
     if protocol is not None:
         rows = rows[(rows["protocol"] == protocol) | (rows["protocol"].str.split("@").str[0] == protocol)]
     if test_set is not None:
         rows = rows[test_set_of(rows).str.startswith(test_set)]
-    keys = rows.assign(data_sha256=rows["data_sha256"].fillna(""))
-    for (model, row_task, row_protocol, _), group in keys.groupby(["model", "task", "protocol", "data_sha256"]):
+    problems += _hidden_runs(everything, rows, folder)
+    keys = rows.assign(data_sha256=rows["data_sha256"].astype(object).fillna(""),
+                       label=rows["label"].astype(object).fillna(""))
+    for (model, row_task, row_protocol, _, _), group in keys.groupby(["model", "task", "protocol", "data_sha256", "label"]):
         if len(group) > 1:
             same = group[list(METRICS)].nunique(dropna=False).max() == 1
             kind = "duplicate" if same else "contradictory"
             problems.append(f"{kind} rows for {model} / {row_task} / {row_protocol}: {len(group)} rows")
-    return Leaderboard(rows.reset_index(drop=True), problems)
+    return Leaderboard(rows.reset_index(drop=True), problems, protocols)
+
+
+def _hidden_runs(everything: pd.DataFrame, kept: pd.DataFrame, folder: Path) -> list[str]:
+    """A note for the user's rows the filters left out: how many, and the task / protocol / test set they have."""
+    ours = everything[everything["origin"] == "ours"]
+    hidden = ours.loc[ours.index.difference(kept.index)]
+    if hidden.empty:
+        return []
+    groups = hidden.assign(test_set=test_set_of(hidden)).groupby(["task", "protocol", "test_set"], dropna=False).size()
+    where = "; ".join(f"{n} under --task {t} --protocol {p}" + ("" if s == PUBLISHED_TEST_SET else f" --test-set {s}")
+                      for (t, p, s), n in groups.items())
+    return [f"{len(hidden)} of your {len(ours)} rows in {folder} are not shown (other task, protocol or test set): {where}"]
+
+
+def protocol_problem(task: str, protocol: str, board: Leaderboard, registered: list[str]) -> str:
+    """Why no row is left, in one line: an unknown protocol (with the valid ones) or one without results here.
+
+    Args:
+        task: the task asked for.
+        protocol: ``name`` or ``name@version`` as asked.
+        board: what :func:`load_leaderboard` found.
+        registered: the protocol tags the toolkit knows (``benchmark.protocols``), also valid without results.
+    """
+    valid = sorted({*registered, *(tag for tags in board.protocols.values() for tag in tags)})
+    names = {tag.split("@")[0] for tag in valid}
+    if protocol not in valid and protocol not in names:
+        return f"unknown protocol {protocol!r}; valid: {', '.join(valid)}"
+    held = board.protocols.get(task, [])
+    return (f"no results for task {task} under protocol {protocol}; for {task} the tables hold "
+            f"{', '.join(held) or 'no rows'} (--protocol NAME@VERSION)")
+
+
+class IncomparableRows(DataError):
+    """Rows that must not share a ranking or a plot (several protocol versions or test sets)."""
 
 
 def check_comparable(rows: pd.DataFrame) -> None:
     """Refuse rows that must not share a ranking or a plot: several protocols (versions) or test sets.
 
     Raises:
-        DataError: naming the protocols or the test sets (data checksums) and the option that picks one.
+        IncomparableRows: naming the protocols or the test sets (data checksums) and the option that picks one.
     """
     protocols = sorted(rows["protocol"].dropna().unique())
     if len(protocols) > 1:
-        raise DataError(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
+        raise IncomparableRows(f"rows mix protocols {protocols}; rank one protocol at a time (--protocol NAME@VERSION)")
     sets = sorted(test_set_of(rows).unique())
     if len(sets) > 1:
-        raise DataError(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
+        raise IncomparableRows(f"rows were measured on different test sets (data_sha256 {', '.join(sets)}); "
                         "compare one at a time (--test-set SHA or --test-set published)")
 
 
@@ -137,13 +186,25 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+LATEX_NOTE = "% needs \\usepackage{booktabs} (\\toprule, \\midrule, \\bottomrule); text cells are escaped\n"
+
+
 def render(rows: pd.DataFrame, fmt: str = "markdown") -> str:
-    """The ranked table as markdown, csv or latex (the columns people put in papers)."""
-    columns = ["position", "model", "protocol", "psnr", "ssim", "lpips", "params_m", "flops_t", "runtime_s",
-               "memory_gb", "read_or_inferred", "origin"]
+    """The ranked table as markdown, csv, json (a list of row objects, null where missing) or latex.
+
+    LaTeX: every text cell and header is escaped (``_ & % $ # { } ~ ^ \\``), the rules are booktabs' (named in
+    a comment line above the ``tabular``).
+    """
+    columns = ["position", "model", "label", "protocol", "psnr", "ssim", "lpips", "params_m", "flops_t", "runtime_s",
+               "runtime_repeats", "hardware", "memory_gb", "read_or_inferred", "origin"]
     table = rows[[c for c in columns if c in rows]].dropna(axis=1, how="all")
+    if "hardware" in table and "origin" in table:  # the challenge's hardware is one long note; keep only ours
+        table = table.assign(hardware=table["hardware"].where(table["origin"] == "ours"))
+        table = table.dropna(axis=1, how="all")
     if fmt == "csv":
         return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=1) + "\n"
     if fmt == "latex":
-        return table.to_latex(index=False, float_format="%.4g", na_rep="--")
+        return LATEX_NOTE + table.to_latex(index=False, float_format="%.4g", na_rep="--", escape=True)
     return table.to_markdown(index=False, floatfmt=".4g", missingval="–") + "\n"

@@ -3,6 +3,7 @@
     python perf/zoo.py                                  # all learned models, 300 iterations each (CPU: hours)
     python perf/zoo.py --models tmrnet,ahdrnet --iters 50
     python perf/zoo.py --quick                          # two models, 2 iterations (what the tests call)
+    python perf/zoo.py --write-table                    # also rewrite the committed leaderboards/runs/zoo.md
 
 Budget (the same for every model, printed with the table): ``--iters`` iterations of ``--batch`` random
 ``--patch`` crops of one simulated training split (``bracketire`` preset, built-in scenes, seed 11, never the
@@ -11,7 +12,9 @@ benched. Each model runs at its spec's ``small`` configuration, else its ``tiny`
 TMRNet: 16 channels and 2 blocks per stage). This is far from convergence: read it as a smoke-level comparison,
 never as the paper's numbers. Each bench row is appended to the runs folder (``--runs``, default
 ``$BRACKETIRE_RUNS`` or ``./runs``), the zoo rows to ``<runs>/zoo.csv`` and the table of this
-budget, with the budget written above it, to ``<runs>/zoo.md``.
+budget, with the budget written above it, to ``<runs>/zoo.md``. The committed table (``leaderboards/runs/``) is
+only rewritten with ``--write-table`` (never with ``--quick``); ``--runs`` cannot point there without it. Each row
+carries the hardware its runtime (``s_per_image``: bench's median of repeats after a warm-up) was measured on.
 """
 
 from __future__ import annotations
@@ -59,7 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", default=None, help="runs folder for the bench rows and zoo.md")
     parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="tmrnet and ahdrnet, 2 iterations, patch 32, 4 samples")
+    parser.add_argument("--write-table", action="store_true",
+                        help=f"write the bench rows and the zoo table into the committed {TABLE_FOLDER} (not with --quick)")
     args = parser.parse_args(argv)
+    try:
+        args.runs = table_folder_for(args.quick, args.write_table, args.runs)
+    except ValueError as err:
+        parser.error(str(err))  # one line, exit status 2
     from benchmark.bench import bench, runs_folder
     from models import MODELS, weight_free_models
     from models.runner import train
@@ -93,9 +102,29 @@ def main(argv: list[str] | None = None) -> None:
             result = bench(name, weights, device=args.device, runs_dir=args.runs)
             rows.append({"model": name, "params_m": round(result.params / 1e6, 3),
                          "psnr": round(result.score.mean["psnr"], 2), "ssim": round(result.score.mean["ssim"], 4),
-                         "train_min": round(seconds / 60, 1), "s_per_image": round(result.seconds_per_image, 2)})
+                         "train_min": round(seconds / 60, 1), "s_per_image": round(result.seconds_per_image, 2),
+                         "hardware": result.row["hardware"]})
             print(rows[-1], flush=True)
     write_zoo_table(rows, budget, runs_folder(args.runs))
+
+
+TABLE_FOLDER = Path(__file__).resolve().parent.parent / "leaderboards" / "runs"  # the committed tables
+
+
+def table_folder_for(quick: bool, write_table: bool, runs: str | None) -> str | None:
+    """Where the rows go: the committed folder with ``write_table``, else ``runs`` (default: the runs folder).
+
+    Raises:
+        ValueError: ``--write-table`` with ``--quick``, or ``--runs`` naming the committed folder without
+            ``--write-table`` (a quick or casual run never rewrites the committed table).
+    """
+    if write_table and quick:
+        raise ValueError("--write-table with --quick: a quick run never rewrites the committed zoo table")
+    if write_table:
+        return str(TABLE_FOLDER)
+    if runs is not None and Path(runs).resolve() == TABLE_FOLDER:
+        raise ValueError(f"--runs {runs} is the committed table folder; pass --write-table to rewrite it")
+    return runs
 
 
 def write_zoo_table(rows: list[dict], budget: str, folder: Path) -> Path:

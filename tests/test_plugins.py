@@ -82,7 +82,7 @@ def test_a_users_model_and_noise_model_simulate_train_and_bench_from_their_own_f
     benched = _cli("--plugin", plugin, "bench", "--model", "frame_mean", "--weights", run / "checkpoints" / "last.pt",
                    "--data", data, "--no-progress")
     assert benched.exit_code == 0, benched.output
-    assert "| frame_mean | bracketire@1 |" in benched.output
+    assert "| frame_mean | frame_mean:run | bracketire@1 |" in benched.output  # labelled by its run folder
     listed = _cli("--plugin", plugin, "info")
     assert "frame_mean" in listed.output and "loud_read" in listed.output
 

@@ -13,6 +13,7 @@ from benchmark import lpips
 from benchmark.lpips import CHANNELS, LPIPS, load_lpips, lpips_distance, to_lpips_input
 from benchmark.metrics import MetricUnavailableError, create_metric
 from simulator.core.errors import DataError
+from tests.conftest import REPO
 
 # torchvision alexnet.features: (index, out, in, kernel)
 CONVS = [(0, 64, 3, 11), (3, 192, 64, 5), (6, 384, 192, 3), (8, 256, 384, 3), (10, 256, 256, 3)]
@@ -164,19 +165,20 @@ def test_alexnet_is_found_in_torch_hub_cache(weight_files, no_weights_anywhere, 
     assert isinstance(load_lpips(), LPIPS)
 
 
-def test_missing_weights_explain_both_files(no_weights_anywhere):
+def test_missing_weights_are_one_short_line_naming_both_files_and_variables(no_weights_anywhere):
     with pytest.raises(MetricUnavailableError) as caught:
         create_metric("lpips")
     message = str(caught.value)
-    for expected in ("alexnet-owt-7be5be79.pth", "weights/v0.1/alex.pth", "$BRACKETIRE_ALEXNET",
-                     "$BRACKETIRE_LPIPS_ALEX", "pip install lpips", "download.pytorch.org"):
-        assert expected in message
-    assert message.count("missing]") == 2
+    assert message == ("LPIPS needs 2 weight files: alexnet-owt-7be5be79.pth ($BRACKETIRE_ALEXNET): missing; "
+                       "lpips weights/v0.1/alex.pth ($BRACKETIRE_LPIPS_ALEX): missing (README: LPIPS weights)")
+    assert "\n" not in message and len(message) < 200  # it was a 1,377-character line
+    readme = (REPO / "README.md").read_text()
+    assert "**LPIPS weights**" in readme and "pip install --no-deps lpips" in readme  # never swaps the CPU torch
 
 
 def test_one_missing_file_is_named_and_the_other_reported_found(weight_files, no_weights_anywhere, monkeypatch):
     monkeypatch.setenv("BRACKETIRE_ALEXNET", str(weight_files[0]))
-    expected = r"LPIPS v0\.1 AlexNet heads: missing.*AlexNet \(torchvision, ImageNet\): found at"
+    expected = r"alexnet-owt-7be5be79\.pth \(\$BRACKETIRE_ALEXNET\): found at .*alex\.pth \(\$BRACKETIRE_LPIPS_ALEX\): missing"
     with pytest.raises(MetricUnavailableError, match=expected):
         load_lpips()
     with pytest.raises(MetricUnavailableError, match="weight file not found"):

@@ -87,3 +87,37 @@ def test_plot_refuses_mixed_protocol_versions_as_leaderboard_does(tmp_path):
     assert not out.exists()
     fine = _invoke("plot", "--protocol", "bracketire@2", "--include-runs", "--out", str(out), runs=tmp_path)
     assert fine.exit_code == 0 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_bench_csv_from_before_labels_gains_the_columns_and_keeps_its_rows(tmp_path):
+    from benchmark.bench import _OLD_RUN_COLUMNS
+
+    old = {c: "" for c in _OLD_RUN_COLUMNS}
+    with open(tmp_path / "bench.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=_OLD_RUN_COLUMNS)
+        writer.writeheader()
+        writer.writerow({**old, "model": "tmrnet", "task": "bracketire", "protocol": "bracketire@1", "psnr": 23.3,
+                         "runtime_s": 1.77})
+    _append_run({**_row("tmrnet", 23.4), "label": "tmrnet:run_b", "runtime_repeats": 3}, tmp_path)
+    header = next(csv.reader(open(tmp_path / "bench.csv")))
+    assert header == RUN_COLUMNS
+    rows = list(csv.DictReader(open(tmp_path / "bench.csv")))
+    assert [(r["label"], r["psnr"], r["runtime_s"], r["runtime_repeats"]) for r in rows] == [
+        ("tmrnet", "23.3", "1.77", ""), ("tmrnet:run_b", "23.4", "", "3")]  # the old runtime: a single cold run
+
+
+def test_bench_writes_to_the_working_folder_never_into_the_package(tmp_path, monkeypatch):
+    import hashlib
+
+    from benchmark.bench import runs_folder
+    from tests.conftest import REPO
+
+    shipped = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "leaderboards").rglob("*.csv")}
+    monkeypatch.delenv("BRACKETIRE_RUNS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runs_folder() == tmp_path / "runs"
+    _append_run(_row("merge", 20.0), None)
+    assert (tmp_path / "runs" / "bench.csv").is_file()
+    assert shipped == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "leaderboards").rglob("*.csv")}
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "elsewhere"))
+    assert runs_folder() == tmp_path / "elsewhere"
