@@ -223,6 +223,30 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
 
 
 @cli.command()
+@click.option("--model", "model_name", required=True, help="A model that gives outputs from fewer frames (tmrnet, ...).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The synthetic checkpoint student and teacher start from (a train run's checkpoints/last.pt).")
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Unlabelled brackets: anything predict reads (real-world DNG layout, camera RAW, published layouts).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--iters", type=click.IntRange(min=1), default=None, help="Total iterations (default: published 5000).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--layout", type=click.Choice(["synthetic", "ntire", "real", "camera"]), default=None,
+              help="Input layout (default: detected).")
+@click.option("--group", type=click.IntRange(min=2), default=None, help="Frames per bracket for camera RAW folders.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="train.<key>=value (e.g. train.batch_size=4), data.<key>=value or model.<arg>=value.")
+def adapt(model_name: str, weights: Path | None, data: Path, out: Path, iters: int | None, resume: bool,
+          layout: str | None, group: int | None, overrides: tuple[str, ...]) -> None:
+    """Adapt a synthetic-trained model to unlabelled brackets (EMA teacher + self-consistency, no ground truth)."""
+    from benchmark.adaptation import adapt_to_folder
+
+    result = adapt_to_folder(model_name, weights, data, out, iters, resume, overrides, layout, group)
+    click.echo(f"{model_name}: adapted to step {result.step}, loss {result.loss:.5f}; "
+               f"{result.seconds_per_step:.3f} s/step; run in {out} (predict --weights {out}/checkpoints/last.pt)")
+
+
+@cli.command()
 @click.option("--model", "model_name", required=True, help="A registered model (python cli.py info lists them).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Checkpoint for models that need one (tmrnet, tmrnet_plus).")
