@@ -106,23 +106,32 @@ def info() -> None:
 
 @cli.command()
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("--gt", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--gt", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Dataset root (holding Test/), its split folder, or a flat folder of <scene>-<frame>.png.")
+@click.option("--no-reference", is_flag=True,
+              help="No ground truth: CLIP-IQA / MANIQA (iqa extra) and classical diagnostics of each PNG.")
 @click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the score as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write per-image scores as CSV.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Images scored in parallel (threads).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv_path: Path | None,
-          workers: int | None, progress: bool | None) -> None:
-    """Score a submission folder or flat .zip of 16-bit PNGs against ground truth."""
+def score(submission: Path, gt: Path | None, no_reference: bool, protocol: str, json_path: Path | None,
+          csv_path: Path | None, workers: int | None, progress: bool | None) -> None:
+    """Score a submission folder or flat .zip of 16-bit PNGs against ground truth (or without: --no-reference)."""
     from benchmark.scoring import score as score_submission
     from simulator.ownership import check_replaceable
 
+    if (gt is None) == (not no_reference):
+        raise ConfigError("score: pass --gt DIR to score against ground truth, or --no-reference (not both)")
     check_replaceable(json_path, "score json", "--json")  # before any work: never overwrite a file not ours
     check_replaceable(csv_path, "score csv", "--csv")
-    result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
+    if no_reference:
+        from benchmark.noref import score_no_reference
+
+        result = score_no_reference(submission, progress=bool(progress))
+    else:
+        result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
     if json_path:
         result.write_json(json_path)
     if csv_path:
@@ -302,10 +311,12 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
               help="Rendering protocol of synthetic / NTIRE inputs (test crop, zero border).")
 @click.option("--description", default=None, help="readme.txt's free description (default: model and weights).")
 @click.option("--extra-data", is_flag=True, help="readme.txt: the model was trained with extra data.")
+@click.option("--score", "score_outputs", is_flag=True,
+              help="Also score the outputs without ground truth (as score --no-reference does).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, zip_path: Path | None, device: str,
             tile: int, memory_gb: float | None, save_hdr: bool, layout: str | None, group: int | None,
-            protocol: str, description: str | None, extra_data: bool, progress: bool) -> None:
+            protocol: str, description: str | None, extra_data: bool, score_outputs: bool, progress: bool) -> None:
     """Run a model over every bracket of an input and keep the results (16-bit PNG, preview, optional HDR)."""
     from benchmark.predict import predict as run_predict
     from benchmark.tables import to_markdown
@@ -314,6 +325,13 @@ def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, 
                          save_hdr, layout, group, protocol, zip_path, description, extra_data, progress)
     click.echo(to_markdown(result.table))
     click.echo(result.summary())
+    if score_outputs:
+        from benchmark.noref import score_no_reference
+
+        scores = score_no_reference(result.out, names=list(result.table["name"]), progress=progress)
+        for line in scores.notes():
+            click.echo(line, err=True)
+        click.echo(scores.to_markdown(), nl=False)
 
 
 @cli.command()
