@@ -40,7 +40,7 @@ from models import MODELS
 from models.adapt_data import UnlabelledPatches
 from models.batches import StepBatches, _EpochIndexed
 from models.bracket import mu_law_l1
-from models.run_checks import check_run_config
+from models.run_checks import build_run_model, check_run_config
 from models.run_folder import open_run_folder
 from models.runner import ModelEMA, TrainResult, _finish, _periodic, _progress, _Run, _start, _Timing
 from models.train_config import RunConfig, TrainSection, learning_rate, load_run_config
@@ -137,22 +137,26 @@ def adapt(config: RunConfig, run_dir: str | os.PathLike[str], patches: Unlabelle
         raise ConfigError("train.ema_decay=0: adaptation's teacher is the EMA of the student; expected 0 < decay < 1")
     if not resume and initial is None:
         raise DataError("adapt needs the synthetic checkpoint to start from: pass --weights")
+    if not resume:  # before the folder exists: weights that do not fit leave nothing behind
+        _load_initial(build_run_model(config), None, initial, config)
     with open_run_folder(Path(run_dir), resume, rank=int(os.environ.get("RANK", "0"))):
         run = _start(config, Path(run_dir), resume, None)
         run.ema = TeacherEMA(run.ema.module, config.train.ema_decay, run.ema.updates)
         if not resume:
-            _load_initial(run, initial)
+            _load_initial(run.model, run.ema.module, initial, config)
         return _loop(run, patches, stop_at)
 
 
-def _load_initial(run: _Run, initial: Mapping[str, torch.Tensor]) -> None:
-    """Student and teacher from the synthetic checkpoint (strict: every key and shape)."""
+def _load_initial(student: nn.Module, teacher: nn.Module | None, initial: Mapping[str, torch.Tensor],
+                  config: RunConfig) -> None:
+    """Student (and teacher) from the synthetic checkpoint (strict: every key and shape)."""
     try:
-        run.model.load_state_dict(initial)
-        run.ema.module.load_state_dict(initial)
+        for model in (student, teacher):
+            if model is not None:
+                model.load_state_dict(initial)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise DataError(f"--weights do not fit {run.config.model} with {dict(run.config.model_args)}: {first}") from None
+        raise DataError(f"--weights do not fit {config.model} with {dict(config.model_args)}: {first}") from None
 
 
 def _loop(run: _Run, patches: UnlabelledPatches, stop_at: int | None) -> TrainResult:
