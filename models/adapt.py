@@ -15,7 +15,8 @@ updated, no warm-up ramp). Defaults are the published settings: AdamW at 7.5e-5 
 10 times over 10 x 500 iterations, batch 8, patch 128 (64 for BracketIRE+).
 
 Only models that produce an output from a shorter bracket take part (``ModelSpec.fewer_frames``); the others
-are refused with one line that names those that can.
+are refused with one line that names those that can. A model's ``min_frames`` attribute (default 2; TMRNet 1)
+bounds the shorter bracket from below.
 
 The run folder is the runner's (``models.runner``): ``config.yaml``, ``log.csv`` (``loss``, ``lr``, plus
 ``loss_teacher``, ``loss_self`` and ``k``), ``checkpoints/last.pt`` with the student as ``params`` and the
@@ -96,9 +97,14 @@ def adaptation_loss(full: torch.Tensor, prefix: torch.Tensor, teacher: torch.Ten
     return teacher_term + self_weight * self_term, teacher_term, self_term
 
 
-def prefix_frames(seed: int, step: int) -> int:
-    """Frames of step ``step``'s shorter bracket, ``k + 1`` with ``k`` uniform in {0, 1, 2} from ``(seed, step)``."""
-    return PREFIX_FRAMES[int(np.random.default_rng([seed, step, 2]).integers(0, len(PREFIX_FRAMES)))]
+def prefix_frames(seed: int, step: int, minimum: int = 1) -> int:
+    """Frames of step ``step``'s shorter bracket, ``k + 1`` with ``k`` uniform in {0, 1, 2} from ``(seed, step)``.
+
+    ``minimum``: the fewest frames the model takes (its ``min_frames`` attribute; TMRNet 1). The burst baselines
+    need 2, so for them ``k`` is drawn from {1, 2} (a departure: the published method is TMRNet's).
+    """
+    choices = [f for f in PREFIX_FRAMES if f >= minimum]
+    return choices[int(np.random.default_rng([seed, step, 2]).integers(0, len(choices)))]
 
 
 class TeacherEMA(ModelEMA):
@@ -196,7 +202,7 @@ def _adaptation_step(run: _Run, raws: torch.Tensor) -> tuple[float, float, float
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
     raws = raws.to(run.device, non_blocking=True)
-    frames = prefix_frames(cfg.seed, step)
+    frames = prefix_frames(cfg.seed, step, int(getattr(run.model, "min_frames", 2)))
     with torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
         with torch.no_grad():
             teacher = run.ema.module(raws)

@@ -73,6 +73,8 @@ class TMRNet(nn.Module):
     frame's scale (white level of the shortest exposure = ``exposure_ratio ** unit_frame`` = 16).
     """
 
+    min_frames = 1  # forward accepts 1..num_frames frames (self-supervised adaptation compares the shorter ones)
+
     def __init__(self, mid_channels: int = 64, num_frames: int = 5, exposure_ratio: float = 4.0,
                  unit_frame: int | None = None, scale: int = 1, max_residue_magnitude: float = 10.0,
                  extract_blocks: int = 5, shared_blocks: int = 16, frame_blocks: int = 24,

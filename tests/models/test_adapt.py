@@ -104,6 +104,7 @@ def test_k_is_drawn_from_0_1_2_by_seed_and_step():
     draws = [prefix_frames(0, step) for step in range(300)]
     assert set(draws) == {1, 2, 3} and all(abs(draws.count(f) - 100) < 35 for f in (1, 2, 3))
     assert draws == [prefix_frames(0, step) for step in range(300)]
+    assert {prefix_frames(0, step, minimum=2) for step in range(60)} == {2, 3}  # burst baselines need two frames
 
 
 def test_defaults_are_the_published_adaptation_settings():
@@ -187,3 +188,16 @@ def test_adapt_resume_is_bit_exact_and_teacher_starts_from_the_checkpoint(tmp_pa
 def test_adapt_without_weights_is_refused(tmp_path):
     with pytest.raises(DataError, match="synthetic checkpoint"):
         adapt(_config(tmp_path, 2), tmp_path / "run", _patches(), None)
+
+
+@pytest.mark.parametrize("name", [n for n in adaptable_models() if n != "tmrnet"])
+def test_every_adaptable_model_takes_adaptation_steps(name, tmp_path):
+    spec = MODELS.spec(name)
+    torch.manual_seed(3)
+    initial = spec.build_tiny().state_dict()
+    config = adapt_config(name, [*spec.tiny_overrides(), f"data.root={tmp_path}", "train.patch=16",
+                                 "train.batch_size=1", "train.iters=2", "train.progress=false", "data.workers=0"])
+    patches = UnlabelledPatches([UnlabelledBracket("b", torch.rand(5, 4, 16, 16))], 5, 16,
+                                4.0, 2, augment=False)
+    result = adapt(config, tmp_path / "run", patches, initial)
+    assert result.step == 2 and math.isfinite(result.loss)
