@@ -133,23 +133,32 @@ def info(model_name: str | None) -> None:
 
 @cli.command()
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("--gt", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--gt", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Dataset root (holding Test/), its split folder, or a flat folder of <scene>-<frame>.png.")
+@click.option("--no-reference", is_flag=True,
+              help="No ground truth: CLIP-IQA / MANIQA (iqa extra) and classical diagnostics of each PNG.")
 @click.option("--protocol", type=click.Choice(protocol_names()), default="bracketire", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the score as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write per-image scores as CSV.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Images scored in parallel (threads).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def score(submission: Path, gt: Path, protocol: str, json_path: Path | None, csv_path: Path | None,
-          workers: int | None, progress: bool | None) -> None:
-    """Score a submission folder or flat .zip of 16-bit PNGs against ground truth."""
+def score(submission: Path, gt: Path | None, no_reference: bool, protocol: str, json_path: Path | None,
+          csv_path: Path | None, workers: int | None, progress: bool | None) -> None:
+    """Score a submission folder or flat .zip of 16-bit PNGs against ground truth (or without: --no-reference)."""
     from benchmark.scoring import score as score_submission
     from simulator.ownership import check_replaceable
 
+    if (gt is None) == (not no_reference):
+        raise ConfigError("score: pass --gt DIR to score against ground truth, or --no-reference (not both)")
     check_replaceable(json_path, "score json", "--json")  # before any work: never overwrite a file not ours
     check_replaceable(csv_path, "score csv", "--csv")
-    result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
+    if no_reference:
+        from benchmark.noref import score_no_reference
+
+        result = score_no_reference(submission, progress=bool(progress))
+    else:
+        result = score_submission(submission, gt, protocol, workers=workers, progress=progress)
     if json_path:
         result.write_json(json_path)
     if csv_path:
@@ -250,6 +259,30 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
 
 
 @cli.command()
+@click.option("--model", "model_name", required=True, help="A model that gives outputs from fewer frames (tmrnet, ...).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The synthetic checkpoint student and teacher start from (a train run's checkpoints/last.pt).")
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Unlabelled brackets: anything predict reads (real-world DNG layout, camera RAW, published layouts).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--iters", type=click.IntRange(min=1), default=None, help="Total iterations (default: published 5000).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--layout", type=click.Choice(["synthetic", "ntire", "real", "camera"]), default=None,
+              help="Input layout (default: detected).")
+@click.option("--group", type=click.IntRange(min=2), default=None, help="Frames per bracket for camera RAW folders.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="train.<key>=value (e.g. train.batch_size=4), data.<key>=value or model.<arg>=value.")
+def adapt(model_name: str, weights: Path | None, data: Path, out: Path, iters: int | None, resume: bool,
+          layout: str | None, group: int | None, overrides: tuple[str, ...]) -> None:
+    """Adapt a synthetic-trained model to unlabelled brackets (EMA teacher + self-consistency, no ground truth)."""
+    from benchmark.adaptation import adapt_to_folder
+
+    result = adapt_to_folder(model_name, weights, data, out, iters, resume, overrides, layout, group)
+    click.echo(f"{model_name}: adapted to step {result.step}, loss {result.loss:.5f}; "
+               f"{result.seconds_per_step:.3f} s/step; run in {out} (predict --weights {out}/checkpoints/last.pt)")
+
+
+@cli.command()
 @click.option("--model", "model_name", required=True, help="A registered model (python cli.py info lists them).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Checkpoint for models that need one (tmrnet, tmrnet_plus).")
@@ -315,10 +348,12 @@ def bench(model_name: str, weights: Path | None, data: Path | None, protocol: st
               help="Rendering protocol of synthetic / NTIRE inputs (test crop, zero border).")
 @click.option("--description", default=None, help="readme.txt's free description (default: model and weights).")
 @click.option("--extra-data", is_flag=True, help="readme.txt: the model was trained with extra data.")
+@click.option("--score", "score_outputs", is_flag=True,
+              help="Also score the outputs without ground truth (as score --no-reference does).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, zip_path: Path | None, device: str,
             tile: int, memory_gb: float | None, save_hdr: bool, layout: str | None, group: int | None,
-            protocol: str, description: str | None, extra_data: bool, progress: bool) -> None:
+            protocol: str, description: str | None, extra_data: bool, score_outputs: bool, progress: bool) -> None:
     """Run a model over every bracket of an input and keep the results (16-bit PNG, preview, optional HDR)."""
     from benchmark.predict import predict as run_predict
     from benchmark.tables import to_markdown
@@ -327,6 +362,13 @@ def predict(model_name: str, weights: Path | None, input_path: Path, out: Path, 
                          save_hdr, layout, group, protocol, zip_path, description, extra_data, progress)
     click.echo(to_markdown(result.table))
     click.echo(result.summary())
+    if score_outputs:
+        from benchmark.noref import score_no_reference
+
+        scores = score_no_reference(result.out, names=list(result.table["name"]), progress=progress)
+        for line in scores.notes():
+            click.echo(line, err=True)
+        click.echo(scores.to_markdown(), nl=False)
 
 
 @cli.command()

@@ -21,10 +21,10 @@ _CLASSICAL = {"needs_weights": False, "card": {"kwargs": {}, "params_m": 0.0}, "
 MODELS = ModelRegistry([
     ModelSpec("tmrnet", "models.tmrnet:TMRNet", tiny=_TMRNET_TINY, small=_TMRNET_SMALL,
               card={"kwargs": {}, "params_m": 13.286}, published_weights="models.tmrnet:TMRNET_WEIGHTS",
-              shipped_weights="models.tmrnet:TMRNET_SHIPPED", pretrained_parts=_SPYNET),
+              shipped_weights="models.tmrnet:TMRNET_SHIPPED", pretrained_parts=_SPYNET, fewer_frames=True),
     ModelSpec("tmrnet_plus", "models.tmrnet:TMRNet", preset={"scale": 4}, tiny=_TMRNET_TINY, small=_TMRNET_SMALL,
               card={"kwargs": {}, "params_m": 13.581}, published_weights="models.tmrnet:TMRNET_PLUS_WEIGHTS",
-              pretrained_parts=_SPYNET),
+              pretrained_parts=_SPYNET, fewer_frames=True),
     ModelSpec("reference", "models.classical:ReferenceFrame", **_CLASSICAL),
     ModelSpec("merge", "models.classical:NoiseAwareMerge", **_CLASSICAL),
     ModelSpec("rbsr", "models.baselines.rbsr:RBSR", fewer_frames=True, training="models.baselines.rbsr:RBSRTraining",

@@ -78,6 +78,8 @@ class TMRNet(nn.Module):
     frame's scale (white level of the shortest exposure = ``exposure_ratio ** unit_frame`` = 16).
     """
 
+    min_frames = 1  # forward accepts 1..num_frames frames (self-supervised adaptation compares the shorter ones)
+
     def __init__(self, mid_channels: int = 64, num_frames: int = 5, exposure_ratio: float = 4.0,
                  unit_frame: int | None = None, scale: int = 1, max_residue_magnitude: float = 10.0,
                  extract_blocks: int = 5, shared_blocks: int = 16, frame_blocks: int = 24,
@@ -115,7 +117,11 @@ class TMRNet(nn.Module):
         return normalization_gains(frames, self.exposure_ratio, self.unit_frame, like, exposures)
 
     def forward(self, raws: torch.Tensor, exposures: torch.Tensor | None = None) -> torch.Tensor:
-        check_raws(raws, self.num_frames)
+        """``raws [B, T, 4, h, w]`` with ``1 <= T <= num_frames``: a shorter bracket is its first ``T`` frames, and
+        its output is the recurrence stopped after ``T`` frames (the published intermediate outputs ``y_{T-1}``
+        that self-supervised adaptation compares), on the same unit-frame scale."""
+        shorter = isinstance(raws, torch.Tensor) and raws.ndim == 5 and 1 <= raws.shape[1] <= self.num_frames
+        check_raws(raws, raws.shape[1] if shorter else self.num_frames)
         return self.forward_normalized(raws * self.normalization_gains(raws.shape[1], raws, exposures))
 
     def forward_normalized(self, lqs: torch.Tensor) -> torch.Tensor:
@@ -124,12 +130,12 @@ class TMRNet(nn.Module):
         flat = lqs.reshape(n * t, c, h, w)
         feats = self.feat_extract(with_gamma(flat)).view(n, t, -1, h, w)
 
-        rgb = packed_to_rgb(lqs)
-        ref = rgb[:, :1].expand(-1, t - 1, -1, -1, -1).reshape(-1, 3, h, w)
-        flows = self.spynet(ref, rgb[:, 1:].reshape(-1, 3, h, w)).view(n, t - 1, 2, h, w)
-
         base = feats[:, 0]
         aligned = [base]
+        if t > 1:  # one frame: nothing to align
+            rgb = packed_to_rgb(lqs)
+            ref = rgb[:, :1].expand(-1, t - 1, -1, -1, -1).reshape(-1, 3, h, w)
+            flows = self.spynet(ref, rgb[:, 1:].reshape(-1, 3, h, w)).view(n, t - 1, 2, h, w)
         for index in range(1, t):
             aligned.append(self.dcn_alignment(feats[:, index], base, flows[:, index - 1]))
 
