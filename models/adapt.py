@@ -146,7 +146,7 @@ def adapt(config: RunConfig, run_dir: str | os.PathLike[str], patches: Unlabelle
     if not resume:  # before the folder exists: weights that do not fit leave nothing behind
         _load_initial(build_run_model(config), None, initial, config)
     with open_run_folder(Path(run_dir), resume, rank=int(os.environ.get("RANK", "0"))):
-        run = _start(config, Path(run_dir), resume, None, parts=False)
+        run = _start(config, Path(run_dir), resume, None, load_parts=False)
         run.ema = TeacherEMA(run.ema.module, config.train.ema_decay, run.ema.updates)
         if not resume:
             _load_initial(run.model, run.ema.module, initial, config)

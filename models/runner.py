@@ -258,10 +258,10 @@ def _train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fa
     return _finish(run, loss, validation, timing, progress)
 
 
-def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator | None, parts: bool = True) -> _Run:
+def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator | None, load_parts: bool = True) -> _Run:
     """Check the folder, build model, EMA, optimiser and scaler, restore a resumed run, write ``config.yaml``.
 
-    ``parts``: fill a new run's pretrained parts (``models/pretrained.py``); off when the caller loads whole weights.
+    ``load_parts``: fill a new run's pretrained parts (``models/pretrained.py``); off when the caller loads whole weights.
     """
     cfg = config.train
     last = run_dir / "checkpoints" / "last.pt"
@@ -278,7 +278,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator |
     random.seed(cfg.seed)
 
     model = build_run_model(config)
-    parts = {} if resume or not parts else load_pretrained_parts(model, MODELS.spec(config.model),
+    parts = {} if resume or not load_parts else load_pretrained_parts(model, MODELS.spec(config.model),
                                                      split_part_args(MODELS.spec(config.model), config.model_args)[1])
     model = model.to(device)
     ema = ModelEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
