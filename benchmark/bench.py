@@ -72,6 +72,7 @@ class BenchResult:
     timing: Timing | None = None
     weights: dict[str, str] | None = None  # {"path", "sha256", "which"}: which is published, shipped, run or file
     data: dict[str, object] | None = None  # {"root", "sha256", "images", "builtin_benchmark"}
+    runs_csv: Path | None = None  # where the row was appended
 
     def to_dict(self) -> dict[str, object]:
         """The score document (``protocol, count, mean, per_image, unavailable, warnings``) plus ``model, label,
@@ -210,12 +211,12 @@ def bench(model_name: str, weights: str | os.PathLike[str] | None = None, data: 
         "date": dt.date.today().isoformat(),
         "weights_sha256": sha256_of(Path(weights))[:16] if weights else "", "data_sha256": _checksum_dir(root),
     }
-    _append_run(row, runs_dir)
+    runs_csv = _append_run(row, runs_dir)
     weights_doc = {"path": str(Path(weights).resolve()), "sha256": sha256_of(Path(weights)), "which": which} if weights else None
     data_doc = {"root": str(root.resolve()), "sha256": row["data_sha256"], "images": len(frames),
                 "builtin_benchmark": BUILTIN_BENCHMARK_VERSION if data is None else None}
     return BenchResult(model_name, parameter_count(model), seconds, result, {**row, "device": device}, timing,
-                       weights_doc, data_doc)
+                       weights_doc, data_doc, runs_csv)
 
 
 def check_data_fits(frames: list[tuple[str, str, Path]], scale: int, model_name: str) -> None:
@@ -396,4 +397,5 @@ def bench_table(result: BenchResult) -> str:
     return (f"| model | label | protocol | PSNR | SSIM | LPIPS | params (M) | s / image |\n|---|---|---|---|---|---|---|---|\n"
             f"| {result.model} | {result.row['label']} | {result.score.protocol} | {fmt(mean.get('psnr'), '.2f')} "
             f"| {fmt(mean.get('ssim'), '.4f')} | {fmt(mean.get('lpips'), '.4f')} | {result.params / 1e6:.2f} "
-            f"| {result.seconds_per_image:.3f} |\n\nruntime: {how}, on {result.row['hardware']}\n")
+            f"| {result.seconds_per_image:.3f} |\n\nruntime: {how}, on {result.row['hardware']}\n"
+            + (f"row {result.row['label']!r} appended to {result.runs_csv}\n" if result.runs_csv else ""))

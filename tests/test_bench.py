@@ -32,6 +32,7 @@ def test_merge_beats_reference_on_the_builtin_benchmark(env):
     assert merge.exit_code == 0 and reference.exit_code == 0, merge.output + reference.output
     assert "| merge | merge | bracketire@1 |" in merge.output and "unavailable" in merge.output  # LPIPS without weights
     assert "runtime: median of 3 runs on the first image after a warm-up pass, on " in merge.output
+    assert f"row 'merge' appended to {env / 'runs' / 'bench.csv'}" in merge.output
     scores = {name: json.loads((env / f"{name}.json").read_text()) for name in ("merge", "reference")}
     assert scores["merge"]["count"] == 4
     assert scores["merge"]["mean"]["psnr"] > scores["reference"]["mean"]["psnr"] + 3

@@ -25,7 +25,7 @@ def data(tmp_path_factory):
 def _bench(data, tmp_path, name, *args):
     out = tmp_path / f"{name}.json"
     result = CliRunner().invoke(cli.cli, ["bench", "--no-progress", "--model", "reference", "--data", str(data),
-                                          "--json", str(out), *args], env={"BRACKETIRE_RUNS": str(tmp_path / "runs")})
+                                          "--json", str(out), "--repeats", "1", *args], env={"BRACKETIRE_RUNS": str(tmp_path / "runs")})
     return result, (json.loads(out.read_text())["mean"]["psnr"] if out.is_file() else None)
 
 
@@ -37,16 +37,16 @@ def test_tiles_and_budget_give_the_whole_image_scores(data, tmp_path, monkeypatc
     monkeypatch.setattr(inference, "_run", lambda m, r, *rest: sizes.append(tuple(r.shape[-2:])) or real_run(m, r, *rest))
     whole, psnr_whole = _bench(data, tmp_path, "whole", "--tile", "0")
     assert whole.exit_code == 0, whole.output
-    assert sizes == [(70, 86)]  # 80x96 packed, 5 cropped per side: one forward
+    assert sizes == [(70, 86)] * 2  # 80x96 packed, 5 cropped per side: one forward, and one timed (--repeats 1)
     sizes.clear()
     tiled, psnr_tiled = _bench(data, tmp_path, "tiled", "--tile", "24")
     assert tiled.exit_code == 0, tiled.output
-    assert len(sizes) == 3 * 4 and max(h for h, _ in sizes) <= 24 + 2 * 32
+    assert len(sizes) == 3 * 4 * 2 and max(h for h, _ in sizes) <= 24 + 2 * 32
     sizes.clear()
     budget = inference.forward_bytes((16 + 2 * 32) ** 2, 64, 5) / 2**30 + 1e-6  # a 16-pixel core (+ what 6 decimals cut)
     budgeted, psnr_budget = _bench(data, tmp_path, "budget", "--memory-gb", f"{budget:.6f}")
     assert budgeted.exit_code == 0, budgeted.output
-    assert max(h * w for h, w in sizes) <= 80 * 80 and len(sizes) == 5 * 6
+    assert max(h * w for h, w in sizes) <= 80 * 80 and len(sizes) == 5 * 6 * 2
     assert psnr_whole == psnr_tiled == psnr_budget  # a per-pixel model: tiling changes nothing
 
 
