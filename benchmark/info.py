@@ -62,6 +62,8 @@ def toolkit_listing() -> tuple[dict[str, list[tuple[str, str]]], dict[str, Weigh
         "eld presets": [RegistryEntry(name, load_eld_preset(name).source or "noise.eld_preset") for name in eld_preset_names()],
         "frame interpolators": _entries(INTERPOLATORS),
         "models": [RegistryEntry(name, _model_summary(name)) for name in MODELS.names()],
+        "flow networks (train alone: train --model NAME)": [RegistryEntry(name, _model_summary(name))
+                                                             for name in MODELS.names(task="flow")],
         "metrics": [RegistryEntry(name, _metric_summary(name)) for name in METRICS.names()],
         "protocols": [RegistryEntry(p.tag, p.description) for p in PROTOCOLS.values()],
     }
@@ -72,7 +74,7 @@ def toolkit_listing() -> tuple[dict[str, list[tuple[str, str]]], dict[str, Weigh
 def _needs(name: str) -> str:
     spec = MODELS.spec(name)
     return "weight-free" if not spec.needs_weights else "needs weights" + (
-        f" (published: {', '.join(spec.weights())})" if spec.weights() else " (train it)")
+        f" ({' or '.join(spec.weights())} file)" if spec.weights() else " (train it)")
 
 
 def _model_summary(name: str) -> str:
