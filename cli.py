@@ -228,7 +228,20 @@ def simulate(preset: str, source: str | None, source_path: Path | None, out: Pat
     click.echo(summary.line())
 
 
-@cli.command()
+class _TrainCommand(click.Command):
+    """``train --help`` ends with every train.* / data.* key and its default (generated, never out of date)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from models.train_config import settings_help
+
+        formatter.write_paragraph()
+        formatter.write_text("Settings (--set KEY=VALUE; defaults shown):")
+        with formatter.indentation():
+            for line in settings_help().splitlines():
+                formatter.write(f"{' ' * formatter.current_indent}{line}\n")
+
+
+@cli.command(cls=_TrainCommand)
 @click.option("--model", "model_name", default=None, help="A registered model (default: the config's, else tmrnet).")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Dataset root in the published layout (Train/ for training, Test/ for validation).")
@@ -243,6 +256,7 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
           resume: bool, overrides: tuple[str, ...]) -> None:
     """Train a registered model with the published recipe; the run folder holds config, log and checkpoints."""
     from benchmark.validation import train_model
+    from models.run_guard import TrainingInterrupted
     from models.train_config import load_run_config
 
     extra = [*([f"data.root={data}"] if data else []), *([f"train.iters={iters}"] if iters else [])]
@@ -251,7 +265,11 @@ def train(model_name: str | None, data: Path | None, out: Path, config_path: Pat
         raise ConfigError(f"{previous}: missing, so the run's settings are unknown; pass --config with them to resume")
     base = load_run_config(previous) if resume and previous.is_file() and config_path is None else None
     config = load_run_config(config_path, [*extra, *overrides], model=model_name, base=base)
-    result = train_model(config, out, resume=resume)
+    try:
+        result = train_model(config, out, resume=resume)
+    except TrainingInterrupted as stopped:  # saved, so not an error: the signal's usual exit status (130, 143)
+        click.echo(str(stopped), err=True)
+        click.get_current_context().exit(128 + stopped.signal_number)
     scores = ", ".join(f"val {k} {v:.4f}" for k, v in result.validation.items())
     click.echo(f"{config.model}: step {result.step}/{config.train.iters}, loss {result.loss:.5f}"
                + (f", {scores}" if scores else "") + f"; {result.seconds_per_step:.3f} s/step, "

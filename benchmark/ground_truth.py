@@ -74,6 +74,29 @@ def ground_truth_folder(root: Path, protocol: Protocol, frames: list[tuple[str, 
     return target
 
 
+def scorable_ground_truth(gt: str | os.PathLike[str], protocol: Protocol) -> Path:
+    """Where ``score`` reads the ground truth of ``gt``: ``gt`` itself, unless it is a dataset in the published
+    layout (its root, or its ``Test/`` split folder) whose samples hold ``raw_gt.npy`` but not every
+    ``rgb_vis_gt.png`` (``simulate`` writes previews only with ``output.previews=true``); then the cached
+    render of :func:`ground_truth_folder`. Nothing is written into ``gt``.
+
+    Anything else (a flat folder of PNGs, samples without ``raw_gt.npy``) is returned unchanged, for
+    :func:`benchmark.scoring.find_ground_truth` to read or to refuse with its own message.
+    """
+    root = Path(gt)
+    if (root / "Test").is_dir():
+        frames = list_frames(root)
+    elif root.is_dir() and not any(p.suffix.lower() == ".png" for p in root.iterdir()):
+        frames = list_frames(root, None)  # the split folder itself
+    else:
+        return root
+    if not frames or all((folder / GT_FILE).is_file() for *_, folder in frames):
+        return root
+    if not all((folder / "raw_gt.npy").is_file() for *_, folder in frames):
+        return root
+    return ground_truth_folder(root, protocol, frames)
+
+
 def data_checksum(frames: list[tuple[str, str, Path]]) -> str:
     """SHA-256 (first 16 hex digits) over every sample's name, ``raw_gt.npy`` and metadata files."""
     digest = hashlib.sha256()

@@ -7,7 +7,8 @@ What is compared with what:
   what a submission may contain.
 * **Ground truth** is either a dataset in the published layout, ``<root>/Test/<scene>/<frame>/rgb_vis_gt.png``
   (``root`` may be the dataset root holding ``Test/`` or the split folder itself), or a flat folder of
-  ``<scene>-<frame>.png`` files.
+  ``<scene>-<frame>.png`` files. Samples with ``raw_gt.npy`` but no ``rgb_vis_gt.png`` (``simulate``'s
+  default) have it rendered once into the toolkit's cache (``benchmark.ground_truth``), as ``bench`` does.
 * Every output must have a ground-truth image and vice versa; a subset of the test set is fine (scored
   subsets are common), but the ground truth then decides which names are expected, and a count different
   from ``protocol.expected_count`` is reported as a warning.
@@ -150,7 +151,9 @@ def score(
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if workers < 1:
         raise DataError(f"workers = {workers}: expected at least 1")
-    truth = find_ground_truth(gt, protocol)
+    from benchmark.ground_truth import scorable_ground_truth  # here: that module builds on this one
+
+    truth = find_ground_truth(scorable_ground_truth(gt, protocol), protocol)
     warnings = []
     if protocol.expected_count is not None and len(truth) != protocol.expected_count:
         warnings.append(
@@ -213,7 +216,7 @@ def find_ground_truth(gt: str | os.PathLike[str], protocol: Protocol) -> dict[st
         for frame in sorted(d for d in scene.iterdir() if d.is_dir() and not is_junk(d.name)):
             path = frame / GT_FILE
             if not path.is_file():
-                raise DataError(f"{frame}: no {GT_FILE}; expected {split}/<scene>/<frame>/{GT_FILE}")
+                raise DataError(f"{frame}: no {GT_FILE} (nor raw_gt.npy to render it from); expected {split}/<scene>/<frame>/{GT_FILE}")
             name = protocol.file_pattern.format(scene=scene.name, frame=frame.name)
             found[name] = GroundTruth(path, scene.name, frame.name)
     if not found:

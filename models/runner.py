@@ -39,7 +39,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from models import MODELS
+from models import MODELS, run_guard
 from models.batches import StepBatches, _EpochIndexed
 from models.data import BracketDataset, augment_published, published_batch_flips
 from models.pretrained import load_pretrained_parts, split_part_args
@@ -185,6 +185,8 @@ class _Run:
     log: _Log | None = None
     flow_parameters: list[nn.Parameter] = field(default_factory=list)
     parts: dict[str, str] = field(default_factory=dict)  # pretrained part -> what it started from (a new run)
+    saved_at: float = field(default_factory=time.monotonic)  # last checkpoint (or start), for train.save_minutes
+    estimated: bool = False  # the start-of-run estimate was printed
 
     @property
     def last(self) -> Path:
@@ -245,16 +247,18 @@ def _train(config: RunConfig, run_dir: str | os.PathLike[str], resume: bool = Fa
     loss, validation, timing = float("nan"), {}, _Timing()
     run.model.train()
     start, ticked = run.step, time.perf_counter()
-    for batch in loader:
-        fetched = time.perf_counter()
-        loss = _optimisation_step(run, batch)
-        done = time.perf_counter()
-        if run.step - start > 1 or stop - start == 1:  # the first step pays for worker start-up: not in the rates
-            timing.step_seconds += done - ticked
-            timing.data_seconds += fetched - ticked
-            timing.timed += 1
-        ticked = done
-        validation = _periodic(run, stop, loss, timing, progress) or validation
+    with run_guard.StopRequest(announce=run.rank == 0) as request:
+        for batch in loader:
+            fetched = time.perf_counter()
+            loss = _optimisation_step(run, batch)
+            done = time.perf_counter()
+            if run.step - start > 1 or stop - start == 1:  # the first step pays for worker start-up: not in the rates
+                timing.step_seconds += done - ticked
+                timing.data_seconds += fetched - ticked
+                timing.timed += 1
+            ticked = done
+            validation = _periodic(run, stop, loss, timing, progress) or validation
+            _guard(run, stop, timing, progress, request)
     return _finish(run, loss, validation, timing, progress)
 
 
@@ -332,7 +336,7 @@ def _loader(run: _Run, stop: int) -> DataLoader:
     return DataLoader(_EpochIndexed(dataset),
                       batch_sampler=StepBatches(len(dataset), cfg.batch_size, cfg.seed, run.step, stop, run.rank,
                                                 run.world),
-                      num_workers=config.data.workers,
+                      num_workers=config.data.workers, worker_init_fn=run_guard.ignore_stop_signals,
                       pin_memory=config.data.pin_memory and run.device.type == "cuda", persistent_workers=False,
                       # its own generator: starting the iterator must not draw from the global RNG, which holds
                       # the model's random state (RBSR's supervised step) and is restored exactly on resume
@@ -402,8 +406,31 @@ def _periodic(run: _Run, stop: int, loss: float, timing: _Timing, progress: Any)
     return None
 
 
+def _guard(run: _Run, stop: int, timing: _Timing, progress: Any, request: run_guard.StopRequest) -> None:
+    """After a step: the estimate once enough steps are timed, a checkpoint when ``train.save_minutes`` of
+    wall time passed since the last one, and on SIGINT/SIGTERM a checkpoint then :class:`~models.run_guard.TrainingInterrupted`."""
+    cfg = run.config.train
+    if run.rank == 0 and not run.estimated and run.step < stop and run_guard.estimate_due(timing.timed, timing.step_seconds):
+        run.estimated = True
+        from tqdm.auto import tqdm
+
+        tqdm.write(run_guard.estimate_line(run.config.model, timing.per_step(), run.step, stop, cfg.save_every,
+                                              cfg.save_minutes), file=sys.stderr)
+    if request.signal_number is not None:
+        if progress is not None:
+            progress.close()
+        _save(run)
+        raise run_guard.TrainingInterrupted(
+            f"{run.run_dir}: stopped by {run_guard.signal_name(request.signal_number)} at step {run.step}/{cfg.iters}, "
+            f"checkpoint saved; continue with: python cli.py train --out {run.run_dir} --resume",
+            request.signal_number)
+    if run.step != stop and run_guard.due_by_time(run.saved_at, cfg.save_minutes):
+        _save(run)
+
+
 def _save(run: _Run) -> None:
     """``checkpoints/last.pt`` (rank 0): model, EMA, optimiser, scaler, step, RNG states, model config."""
+    run.saved_at = time.monotonic()
     if run.rank != 0:
         return
     payload = {"params": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),

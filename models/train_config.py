@@ -9,6 +9,7 @@ BracketIRE training settings (``shared/fixtures/official/networks/README.md`` se
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import typing
@@ -49,6 +50,7 @@ class TrainSection:
     log_every: int = 50
     val_every: int = 5000  # 0: validate only at the end
     save_every: int = 1000  # checkpoint period (and at the end)
+    save_minutes: float = 10.0  # also checkpoint after this much wall time (0: only by steps); and on Ctrl-C
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     progress: bool = True
 
@@ -179,3 +181,31 @@ def save_run_config(config: RunConfig, path: Path, version: str) -> None:
     """Write the resolved configuration (with the toolkit version) as YAML, atomically."""
     write_text_atomic(path, yaml.safe_dump({"toolkit": version, **config.as_dict()}, sort_keys=False))
 
+
+
+def settings_help() -> str:
+    """Every ``train.*`` and ``data.*`` key with its default and its comment in the dataclass, one per line
+    (what ``train --help`` shows; generated here so it cannot drift from :class:`TrainSection`/:class:`DataSection`)."""
+    lines = []
+    for prefix, section in (("train", TrainSection), ("data", DataSection)):
+        notes = _field_comments(section)
+        for item in dataclasses.fields(section):
+            default = getattr(section(), item.name)
+            text = yaml.safe_dump(list(default) if isinstance(default, tuple) else default, default_flow_style=True)
+            shown = f"{prefix}.{item.name}={text.strip().removesuffix('...').strip()}"
+            lines.append(shown + (f"  {notes[item.name]}" if item.name in notes else ""))
+    return "\n".join(lines)
+
+
+def _field_comments(section: type) -> dict[str, str]:
+    """``name -> trailing comment`` of a dataclass's field lines (empty when its source is not available)."""
+    try:
+        source = inspect.getsource(section)
+    except (OSError, TypeError):
+        return {}
+    found = {}
+    for line in source.splitlines():
+        name, _, rest = line.strip().partition(":")
+        if name.isidentifier() and "#" in rest:
+            found[name] = rest.split("#", 1)[1].strip()
+    return found

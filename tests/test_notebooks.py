@@ -1,4 +1,7 @@
-"""Every notebook in notebooks/ runs from top to bottom (they are stored without outputs)."""
+"""Every notebook in notebooks/ runs from top to bottom (they are stored without outputs) and shows its figures
+inline. Each runs from a copy in a temporary folder, so what it writes beside itself (``out/``) stays there."""
+
+import shutil
 
 import nbformat
 import pytest
@@ -7,15 +10,31 @@ from nbclient import NotebookClient
 from tests.conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+FIGURES = {"01_simulate_and_inspect": 3, "02_score_a_submission": 1, "03_bench_baselines": 1, "04_builtin_scenes": 3}
+
+
+def test_every_notebook_has_its_figure_count():
+    assert sorted(FIGURES) == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path, monkeypatch):
+def test_notebook_runs_and_shows_its_figures(path, tmp_path, monkeypatch):
     monkeypatch.setenv("BRACKETIRE_CACHE", str(tmp_path / "cache"))  # the kernel inherits these: nothing
     monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "runs"))  # is written outside tmp_path
     monkeypatch.setenv("BRACKETIRE_OFFLINE", "1")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # stored clean
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    source = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "%matplotlib inline" in source and "matplotlib.use(" not in source and "tempfile" not in source
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(path, folder / path.name)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    assert len(images) == FIGURES[path.stem]  # every figure shown inline, none left undrawn
+    if path.stem != "04_builtin_scenes":  # the others keep their data and figures beside the notebook
+        assert any((folder / "out" / path.stem).iterdir())

@@ -123,6 +123,23 @@ def test_bench_renders_missing_ground_truth_once_and_scores_the_same(data, tmp_p
     assert [p.stat().st_mtime_ns for p in cached] == stamps  # rendered once per dataset
 
 
+def test_score_renders_missing_ground_truth_into_the_cache_not_the_data(data, tmp_path):
+    """simulate's default (no previews) -> predict -> score, no extra option: the same numbers as scoring
+    against the rgb_vis_gt.png that output.previews=true writes, from the dataset root or its Test/ folder."""
+    bare = _copy_without(data / "data", tmp_path / "bare", "rgb_vis_*.png")
+    before = sorted(p.relative_to(bare) for p in bare.rglob("*"))
+    out = tmp_path / "results"
+    assert _cli("predict", "--model", "merge", "--input", str(bare), "--out", str(out), "--no-progress").exit_code == 0
+    reference = _cli("score", str(out / "png16"), "--gt", str(data / "data"), "--json", str(tmp_path / "a.json"))
+    from_root = _cli("score", str(out / "png16"), "--gt", str(bare), "--json", str(tmp_path / "b.json"))
+    from_split = _cli("score", str(out / "png16"), "--gt", str(bare / "Test"), "--json", str(tmp_path / "c.json"))
+    assert reference.exit_code == 0 and from_root.exit_code == 0 and from_split.exit_code == 0, from_root.output
+    a, b, c = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "abc")
+    assert a["count"] == 2 and a["per_image"] == b["per_image"] == c["per_image"]
+    assert sorted(p.relative_to(bare) for p in bare.rglob("*")) == before  # nothing written into the data
+    assert not list(bare.rglob("rgb_vis_gt.png")) and len(list((data / "cache" / "rendered_gt").glob("*/*.png"))) >= 2
+
+
 def test_bench_without_ground_truth_points_to_predict(data, tmp_path, shared):
     bare = _copy_without(data / "data", tmp_path / "inputs", "rgb_vis_*.png", "raw_gt.npy")
     for folder in (bare, shared / "fixtures" / "published_sample"):
