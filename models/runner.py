@@ -299,8 +299,9 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, validate: Validator |
     if resume:
         _restore(run, last)
     if rank == 0:
-        for prefix, origin in parts.items():
-            print(f"{config.model}: {prefix} starts from {origin}", file=sys.stderr)
+        for prefix, origin in parts.items():  # a loaded file is worth a line; random starts are in the checkpoint
+            if cfg.progress and not origin.startswith(("random", "absent")):
+                print(f"{config.model}: {prefix} starts from {origin}", file=sys.stderr)
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         save_run_config(config, run_dir / "config.yaml", __version__)
     if world > 1:
