@@ -43,7 +43,7 @@ from models.batches import StepBatches, _EpochIndexed
 from models.bracket import mu_law_l1
 from models.run_checks import build_run_model, check_run_config
 from models.run_folder import open_run_folder
-from models.runner import ModelEMA, TrainResult, _finish, _periodic, _progress, _Run, _start, _Timing
+from models.runner import ModelEMA, TrainResult, _finish, _periodic, _progress, _Run, _start, _Timing, apply_loss
 from models.train_config import RunConfig, TrainSection, learning_rate, load_run_config
 from simulator.core.errors import ConfigError, DataError, TrainingError
 from simulator.layout import UNIT_FRAME_WHITE
@@ -213,13 +213,5 @@ def _adaptation_step(run: _Run, raws: torch.Tensor) -> tuple[float, float, float
     if not math.isfinite(loss_value):
         raise TrainingError(f"{run.run_dir}: the adaptation loss is {loss_value} at step {step + 1}; the last "
                             "checkpoint is kept. Lower train.lr or set train.clip_grad_norm")
-    run.optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    if cfg.clip_grad_norm > 0:
-        run.scaler.unscale_(run.optimizer)
-        nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip_grad_norm)
-    run.scaler.step(run.optimizer)
-    run.scaler.update()
-    run.ema.update(run.model)
-    run.step += 1
+    apply_loss(run, loss, [])
     return loss_value, float(teacher_term.detach()), float(self_term.detach()), frames

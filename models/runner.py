@@ -375,20 +375,26 @@ def _optimisation_step(run: _Run, batch: dict[str, torch.Tensor]) -> float:
     if not math.isfinite(loss_value):
         raise TrainingError(f"{run.run_dir}: the loss is {loss_value} at step {step + 1}; the last checkpoint is "
                             "kept. Lower train.lr, set train.clip_grad_norm, or check the data")
+    # frozen flow: its gradients are dropped (AdamW then skips it entirely)
+    apply_loss(run, loss, run.flow_parameters if step < cfg.flow_warmup_iters else [])
+    return loss_value
+
+
+def apply_loss(run: _Run, loss: torch.Tensor, frozen: list[nn.Parameter]) -> None:
+    """Backward of ``loss`` (scaled under AMP), gradients of ``frozen`` dropped, clipping, optimiser and EMA
+    updates, ``run.step`` advanced: the tail every optimisation step shares (``train`` and ``adapt``)."""
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
-    if step < cfg.flow_warmup_iters:  # frozen flow: drop its gradients (AdamW then skips it entirely)
-        for p in run.flow_parameters:
-            p.grad = None
-    if cfg.clip_grad_norm > 0:
+    for p in frozen:
+        p.grad = None
+    if run.config.train.clip_grad_norm > 0:
         run.scaler.unscale_(run.optimizer)
-        nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip_grad_norm)
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.config.train.clip_grad_norm)
     run.scaler.step(run.optimizer)
     run.scaler.update()
     if run.ema is not None:
         run.ema.update(run.model)
     run.step += 1
-    return loss_value
 
 
 def _periodic(run: _Run, stop: int, loss: float, timing: _Timing, progress: Any) -> dict[str, float] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,3 +42,13 @@ def official(shared: Path) -> Callable[[str], Path | np.lib.npyio.NpzFile]:
         return np.load(path, allow_pickle=False) if path.suffix == ".npz" else path
 
     return load
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny models on a shared CPU run faster so, and a resume compared with a
+    one-thread subprocess must use the same number of threads (float sums depend on it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

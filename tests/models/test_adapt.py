@@ -26,13 +26,7 @@ from models.runner import load_training_state
 from models.train_config import learning_rate
 from simulator.core.errors import ConfigError, DataError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _mu(x: torch.Tensor) -> torch.Tensor:

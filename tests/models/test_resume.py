@@ -26,13 +26,7 @@ def _learned() -> list[str]:
     return [n for n in MODELS.names() if MODELS.spec(n).needs_weights]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU: one thread is faster and keeps the other test processes going."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -30,13 +30,7 @@ SMALL = ["--set=train.patch=16", "--set=train.batch_size=1", "--set=data.workers
          "--set=data.val_split=null", "--set=train.ema_decay=0.9"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The interrupted half runs in a subprocess with one thread: the in-process halves must match it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
