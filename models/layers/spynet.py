@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.layers.flow import flow_warp
-from simulator.core.errors import DataError
+from simulator.core.errors import ConfigError, DataError
 from simulator.core.files import load_torch_file
 from simulator.core.weights import WeightSpec, resolve_weights
 
@@ -79,6 +79,42 @@ class SPyNet(nn.Module):
             warped = flow_warp(supp_l, up, padding_mode="border")
             flow = up + self.basic_module[level](torch.cat([ref_l, warped, up], dim=1))
         return flow
+
+    def guided_level_flows(self, ref: torch.Tensor, supp: torch.Tensor, truth: torch.Tensor,
+                           jitter: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Every level refining the *true* flow of the level below it (teacher forcing, Ranjan & Black's
+        level-by-level training, all levels at once): ``[(prediction, target), ...]`` coarse to fine.
+
+        Args:
+            ref, supp: ``[N, 3, H, W]`` RGB, ``H`` and ``W`` multiples of ``2 ** (levels - 1)``.
+            truth: ``[N, 2, H, W]`` the true flow, pixels.
+            jitter: ``[N, levels, 2]`` offsets (that level's pixels) added to the flow each level starts from,
+                so that a level learns to correct the errors a coarser level leaves, not only to copy its input.
+
+        Returns:
+            Per level, the flow it predicts and the true flow at its resolution (``avg_pool`` of ``truth``,
+            divided by the level's stride), both ``[N, 2, H / s, W / s]``.
+        """
+        multiple = 2 ** (self.levels - 1)
+        if ref.shape[-1] % multiple or ref.shape[-2] % multiple:
+            raise ConfigError(f"SPyNet guided training: patch {tuple(ref.shape[-2:])} must be a multiple of {multiple} "
+                              f"(2 ** (levels - 1)); set train.patch accordingly")
+        refs, supps = [(ref - self.mean) / self.std], [(supp - self.mean) / self.std]
+        truths = [truth]
+        for _ in range(self.levels - 1):
+            refs.append(F.avg_pool2d(refs[-1], kernel_size=2, stride=2))
+            supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2))
+            truths.append(F.avg_pool2d(truths[-1], kernel_size=2, stride=2) / 2)
+        pairs = []
+        for level, (ref_l, supp_l, truth_l) in enumerate(zip(refs[::-1], supps[::-1], truths[::-1])):
+            if level == 0:
+                start = torch.zeros_like(truth_l)
+            else:
+                start = F.interpolate(truths[self.levels - level], scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+                start = start + jitter[:, level].view(-1, 2, 1, 1).to(start)
+            warped = flow_warp(supp_l, start, padding_mode="border")
+            pairs.append((start + self.basic_module[level](torch.cat([ref_l, warped, start], dim=1)), truth_l))
+        return pairs
 
     def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         height, width = ref.shape[-2:]
