@@ -8,6 +8,8 @@ weights fill it). Each part gets a setting ``model.<prefix>_weights`` (``--set m
 ``shipped`` the weights shipped with the toolkit (``models/weights/``); an error if they do not fit
 ``published`` the part's published file (SPyNet: MMEditing's BasicVSR SPyNet, found as ``info`` says)
 ``none``    random initialisation
+``zero``    random initialisation with the output layer zeroed (SPyNet: every level's last convolution), so
+            the part starts by predicting no motion instead of random flow (the part needs a ``zero_output()``)
 a path      a file holding the part's state dict (plain, or under ``params_ema`` / ``params`` / ``state_dict``)
 ========== ==========================================================================================
 
@@ -27,7 +29,7 @@ from simulator.core.errors import ConfigError, DataError
 from simulator.core.files import load_torch_file
 from simulator.core.weights import resolve_weights, sha256_of
 
-SOURCES = ("auto", "shipped", "published", "none")
+SOURCES = ("auto", "shipped", "published", "none", "zero")
 
 
 def part_keys(spec: Any) -> dict[str, str]:
@@ -77,7 +79,7 @@ def _fits(part: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
 
 def _file(part_spec: Any, source: str, key: str) -> Path | None:
     """The weight file of ``source``; ``None`` for ``none`` or an ``auto`` with nothing shipped."""
-    if source == "none":
+    if source in ("none", "zero"):
         return None
     if source in ("auto", "shipped", "published"):
         weights = part_spec.weights().get("published" if source == "published" else "shipped")
@@ -99,7 +101,7 @@ def load_pretrained_parts(model: nn.Module, spec: Any, sources: Mapping[str, str
     """Fill ``model``'s pretrained parts as ``sources`` say (missing prefixes: ``auto``).
 
     Returns:
-        prefix -> what it started from: ``"random"`` or ``"<file name> sha256:<first 12>"``.
+        prefix -> what it started from: ``"random"``, ``"zero output"`` or ``"<file name> sha256:<first 12>"``.
 
     Raises:
         ConfigError: a source that is not a known word or a file; explicit weights that do not fit the part.
@@ -113,6 +115,12 @@ def load_pretrained_parts(model: nn.Module, spec: Any, sources: Mapping[str, str
         part = getattr(model, prefix, None)
         if not isinstance(part, nn.Module):
             started[prefix] = "absent"
+            continue
+        if source == "zero":
+            if not callable(getattr(part, "zero_output", None)):
+                raise ConfigError(f"model.{key}=zero: {spec.name}.{prefix} has no zero_output(); use none or a file")
+            part.zero_output()
+            started[prefix] = "zero output"
             continue
         path = _file(MODELS.spec(part_name), source, key)
         if path is None:

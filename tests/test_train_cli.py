@@ -84,3 +84,43 @@ def test_bench_without_weights_runs_the_shipped_then_the_published_and_says_whic
     assert "weights: published published.pth sha256:" in second.stderr
     rows = list(csv.DictReader(open(tmp_path / "runs" / "bench.csv")))
     assert rows[0]["weights_sha256"] != rows[1]["weights_sha256"] and rows[0]["psnr"] != rows[1]["psnr"]
+
+
+def _ship_module():
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("ship_weights", REPO / "perf" / "ship_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipping_a_run_records_its_card_and_only_benches_of_those_very_bytes(data, tmp_path, monkeypatch):
+    """perf/ship_weights.py: EMA weights + a card whose SHA-256 is the file's; bench numbers join the card only
+    when they were measured on the shipped bytes (a bench of the run's checkpoint is refused, nothing written)."""
+    import hashlib
+    import json
+
+    monkeypatch.setenv("BRACKETIRE_RUNS", str(tmp_path / "runs"))
+    run = tmp_path / "run"
+    assert _cli("train", "--model", "tmrnet", "--data", str(data / "data"), "--out", str(run), "--iters", "2",
+                *TINY).exit_code == 0
+    ship = _ship_module().ship
+    folder = tmp_path / "weights"
+    target = ship(run, "tiny", "two 128x128 samples", folder=folder)
+    card = json.loads(target.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest() and card["step"] == 2
+    assert set(torch.load(target, weights_only=True)) == {"params", "model_config"}  # no optimiser, no RNG state
+    for weights, name in ((target, "shipped.json"), (run / "checkpoints" / "last.pt", "run.json")):
+        benched = _cli("bench", "--model", "tmrnet", "--weights", str(weights), "--data", str(data / "data"),
+                       "--json", str(tmp_path / name), "--no-progress", "--repeats", "1")
+        assert benched.exit_code == 0, benched.output
+    with pytest.raises(SystemExit, match="run.json: benched other weights"):
+        ship(run, "tiny", "two 128x128 samples", replace=True, benches=(tmp_path / "run.json",), folder=folder)
+    assert json.loads(target.with_suffix(".json").read_text()) == card  # refused before writing
+    ship(run, "tiny", "two 128x128 samples", replace=True, benches=(tmp_path / "shipped.json",), folder=folder)
+    recorded = json.loads(target.with_suffix(".json").read_text())["benchmarks"][0]
+    measured = json.loads((tmp_path / "shipped.json").read_text())
+    assert recorded["mean"] == measured["mean"] and recorded["weights_sha256"] == card["sha256"]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.layers.flow import flow_warp
-from simulator.core.errors import ConfigError, DataError
+from simulator.core.errors import DataError
 from simulator.core.files import load_torch_file
 from simulator.core.weights import WeightSpec, resolve_weights
 
@@ -80,13 +80,23 @@ class SPyNet(nn.Module):
             flow = up + self.basic_module[level](torch.cat([ref_l, warped, up], dim=1))
         return flow
 
+    @torch.no_grad()
+    def zero_output(self) -> None:
+        """Zero every level's last convolution: the network then predicts no motion (``flow == 0``) until it
+        learns otherwise (``model.spynet_weights=zero``)."""
+        for module in self.basic_module:
+            last = module.basic_module[-1]
+            last.weight.zero_()
+            last.bias.zero_()
+
     def guided_level_flows(self, ref: torch.Tensor, supp: torch.Tensor, truth: torch.Tensor,
                            jitter: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Every level refining the *true* flow of the level below it (teacher forcing, Ranjan & Black's
         level-by-level training, all levels at once): ``[(prediction, target), ...]`` coarse to fine.
 
         Args:
-            ref, supp: ``[N, 3, H, W]`` RGB, ``H`` and ``W`` multiples of ``2 ** (levels - 1)``.
+            ref, supp: ``[N, 3, H, W]`` RGB (resized up to multiples of ``2 ** (levels - 1)`` if they are not,
+                with ``truth``; the targets are then at that size).
             truth: ``[N, 2, H, W]`` the true flow, pixels.
             jitter: ``[N, levels, 2]`` offsets (that level's pixels) added to the flow each level starts from,
                 so that a level learns to correct the errors a coarser level leaves, not only to copy its input.
@@ -95,10 +105,12 @@ class SPyNet(nn.Module):
             Per level, the flow it predicts and the true flow at its resolution (``avg_pool`` of ``truth``,
             divided by the level's stride), both ``[N, 2, H / s, W / s]``.
         """
+        height, width = ref.shape[-2:]
         multiple = 2 ** (self.levels - 1)
-        if ref.shape[-1] % multiple or ref.shape[-2] % multiple:
-            raise ConfigError(f"SPyNet guided training: patch {tuple(ref.shape[-2:])} must be a multiple of {multiple} "
-                              f"(2 ** (levels - 1)); set train.patch accordingly")
+        size = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+        if size != (height, width):  # as forward does: resized up to a multiple, the flow scaled with it
+            ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
+            truth = truth * torch.tensor([size[1] / width, size[0] / height], dtype=truth.dtype, device=truth.device).view(1, 2, 1, 1)
         refs, supps = [(ref - self.mean) / self.std], [(supp - self.mean) / self.std]
         truths = [truth]
         for _ in range(self.levels - 1):

@@ -102,3 +102,18 @@ def test_part_settings_on_the_command_line(tmp_path):
     one_error_line(result, "model.spynet_weights", "nope.pth")
     typo = _cli("train", "--model", "tmrnet", "--out", str(tmp_path / "r"), "--set", "model.spynet_weight=none")
     one_error_line(typo, "spynet_weight", "model.spynet_weights")
+
+
+def test_a_zero_output_part_predicts_no_motion_and_still_learns():
+    spec = MODELS.spec("tmrnet")
+    model = spec.build_tiny()
+    assert load_pretrained_parts(model, spec, {"spynet": "zero"}) == {"spynet": "zero output"}
+    ref, supp = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    flow = model.spynet(ref, supp)
+    assert torch.equal(flow, torch.zeros_like(flow))
+    flow.sum().backward()  # the zeroed last layers get gradients: the flow can leave zero once it trains
+    last = model.spynet.basic_module[-1].basic_module[-1]
+    assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
+    random = spec.build_tiny()
+    assert load_pretrained_parts(random, spec, {"spynet": "none"}) == {"spynet": "random"}
+    assert random.spynet(ref, supp).abs().sum() > 0
