@@ -18,7 +18,7 @@ install: $(PY)
 # pytest exits 5 when it collected no test: that is a failure too.
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected"; fi; exit $$rc
+	$(PY) -m pytest -q --durations=10; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected"; fi; exit $$rc
 
 # Every perf script in its --quick mode (numbers on stdout; see perf/*.py for the full runs).
 perf: install

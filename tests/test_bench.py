@@ -59,10 +59,10 @@ def test_merge_beats_reference_on_the_builtin_benchmark(env):
 
 
 def test_models_that_need_weights_say_so(env):
-    result = _bench("--model", "tmrnet")
+    result = _bench("--model", "tmrnet_plus")  # nothing shipped for it
     assert result.exit_code == 2
     assert "needs weights: pass --weights PATH" in result.stderr and "reference, merge" in result.stderr
-    assert "$BRACKETIRE_TMRNET" in result.stderr and "TMRNet_model_400.pth" in result.stderr
+    assert "$BRACKETIRE_TMRNET_PLUS" in result.stderr and "TMRNet_plus_model_400.pth" in result.stderr
     assert "no model named 'tmrnt'; did you mean 'tmrnet'" in _bench("--model", "tmrnt").stderr
 
 
@@ -130,3 +130,21 @@ def test_two_runs_of_one_model_are_told_apart_by_their_labels(env, tmp_path, mon
     assert board.exit_code == 0, board.output
     assert "ahdrnet:run_a" in board.stdout and "ahdrnet:run_b" in board.stdout
     assert "duplicate" not in board.stderr and "contradictory" not in board.stderr  # different labels, not duplicates
+
+
+def test_tmrnet_runs_with_no_flag_on_the_weights_shipped_in_the_package(env, monkeypatch):
+    """A fresh clone: ``bench --model tmrnet`` finds models/weights/tmrnet_bracketire.pth, says so with the
+    checksum its card records, and the card's own benchmark entries are of those bytes."""
+    from tests.conftest import REPO
+
+    monkeypatch.delenv("BRACKETIRE_TMRNET", raising=False)
+    monkeypatch.delenv("BRACKETIRE_TMRNET_SHIPPED", raising=False)
+    weights = REPO / "models" / "weights" / "tmrnet_bracketire.pth"
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert card["benchmarks"] and all(b["weights_sha256"] == card["sha256"] for b in card["benchmarks"])
+    result = _bench("--model", "tmrnet", "--repeats", "1", "--json", str(env / "shipped.json"))
+    assert result.exit_code == 0, result.output
+    assert f"weights: shipped tmrnet_bracketire.pth sha256:{card['sha256'][:12]}" in result.stderr
+    doc = json.loads((env / "shipped.json").read_text())
+    assert doc["weights"]["which"] == "shipped" and doc["weights"]["sha256"] == card["sha256"]
