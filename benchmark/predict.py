@@ -196,9 +196,13 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def readme_text(runtime: float, device: str, extra_data: bool, description: str) -> str:
-    """The NTIRE ``readme.txt``: runtime per image [s], CPU[1] / GPU[0], extra data [1] / [0], a description."""
+    """The NTIRE ``readme.txt``: runtime per image [s], CPU[1] / GPU[0], extra data [1] / [0], a description.
+
+    The runtime has two decimals, as the challenge's example; under 5 ms it is written with three significant
+    digits instead (``0.00`` would read as no time at all)."""
     cpu = 0 if str(device).startswith("cuda") else 1
-    return (f"runtime per image [s] : {runtime:.2f}\n"
+    seconds = f"{runtime:.2f}" if runtime >= 0.005 or runtime == 0 else f"{runtime:.3g}"
+    return (f"runtime per image [s] : {seconds}\n"
             f"CPU[1] / GPU[0] : {cpu}\n"
             f"Extra Data [1] / No Extra Data [0] : {1 if extra_data else 0}\n"
             f"Other description : {' '.join(description.split())}\n")

@@ -221,3 +221,11 @@ def test_real_layouts_without_their_readers_say_so_in_one_line(tmp_path, monkeyp
                   "--layout", "camera", "--no-progress")
     assert result.exit_code == 2 and "simulator.real" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_runtime_never_reads_as_zero_for_a_fast_model():
+    from benchmark.predict import readme_text
+
+    fast, slow = (readme_text(seconds, "cpu", False, "x").splitlines()[0] for seconds in (0.0012, 10.434))
+    assert fast == "runtime per image [s] : 0.0012" and float(fast.split(":")[1]) > 0
+    assert slow == "runtime per image [s] : 10.43"  # the challenge's two decimals
