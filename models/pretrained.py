@@ -79,7 +79,7 @@ def _fits(part: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
 
 def _file(part_spec: Any, source: str, key: str) -> Path | None:
     """The weight file of ``source``; ``None`` for ``none`` or an ``auto`` with nothing shipped."""
-    if source in ("none", "zero"):
+    if source == "none":
         return None
     if source in ("auto", "shipped", "published"):
         weights = part_spec.weights().get("published" if source == "published" else "shipped")

@@ -48,14 +48,19 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
+def _plugin_file(folder, name, text, registered):
+    """Write the plugin ``text`` to ``folder/name``; afterwards unregister what it registered."""
+    path = folder / name
+    path.write_text(text)
+    yield path
+    for registry, entry in registered:
+        if entry in registry:
+            registry.unregister(entry)
+
+
 @pytest.fixture
 def plugin(tmp_path):
-    path = tmp_path / "my_models.py"
-    path.write_text(PLUGIN)
-    yield path
-    for registry, name in ((MODELS, "frame_mean"), (NOISE_MODELS, "loud_read")):
-        if name in registry:
-            registry.unregister(name)
+    yield from _plugin_file(tmp_path, "my_models.py", PLUGIN, ((MODELS, "frame_mean"), (NOISE_MODELS, "loud_read")))
 
 
 def _cli(*args):
@@ -168,12 +173,7 @@ def scene_plugin(tmp_path):
     from simulator.motion_models import MOTION_MODELS
     from simulator.scenes import SCENE_SOURCES
 
-    path = tmp_path / "my_scenes.py"
-    path.write_text(SCENE_PLUGIN)
-    yield path
-    for registry, name in ((SCENE_SOURCES, "ramp"), (MOTION_MODELS, "drift")):
-        if name in registry:
-            registry.unregister(name)
+    yield from _plugin_file(tmp_path, "my_scenes.py", SCENE_PLUGIN, ((SCENE_SOURCES, "ramp"), (MOTION_MODELS, "drift")))
 
 
 def test_a_users_scene_source_and_motion_model_simulate_from_their_own_file(scene_plugin, tmp_path):

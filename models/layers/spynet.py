@@ -80,6 +80,11 @@ class SPyNet(nn.Module):
             flow = up + self.basic_module[level](torch.cat([ref_l, warped, up], dim=1))
         return flow
 
+    def _pyramid_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` rounded up to multiples of ``2 ** (levels - 1)`` (what the pyramid halves cleanly)."""
+        multiple = 2 ** (self.levels - 1)
+        return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
     @torch.no_grad()
     def zero_output(self) -> None:
         """Zero every level's last convolution: the network then predicts no motion (``flow == 0``) until it
@@ -106,8 +111,7 @@ class SPyNet(nn.Module):
             divided by the level's stride), both ``[N, 2, H / s, W / s]``.
         """
         height, width = ref.shape[-2:]
-        multiple = 2 ** (self.levels - 1)
-        size = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+        size = self._pyramid_size(height, width)
         if size != (height, width):  # as forward does: resized up to a multiple, the flow scaled with it
             ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
             truth = truth * torch.tensor([size[1] / width, size[0] / height], dtype=truth.dtype, device=truth.device).view(1, 2, 1, 1)
@@ -130,8 +134,7 @@ class SPyNet(nn.Module):
 
     def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
         height, width = ref.shape[-2:]
-        multiple = 2 ** (self.levels - 1)
-        height_up, width_up = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+        height_up, width_up = self._pyramid_size(height, width)
         ref = F.interpolate(ref, size=(height_up, width_up), mode="bilinear", align_corners=False)
         supp = F.interpolate(supp, size=(height_up, width_up), mode="bilinear", align_corners=False)
         flow = F.interpolate(self._pyramid_flow(ref, supp), size=(height, width), mode="bilinear", align_corners=False)
