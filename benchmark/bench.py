@@ -103,17 +103,27 @@ class BenchResult:
 def builtin_benchmark(progress: bool = False, version: int = BUILTIN_BENCHMARK_VERSION) -> Path:
     """The built-in benchmark dataset root, simulated on first use and cached (``$BRACKETIRE_CACHE``).
 
+    The cache folder is named after the version and a hash of every simulation setting, so a toolkit whose
+    settings changed (a new key, a new default) simulates a fresh copy instead of refusing the stale one.
+
     Raises:
         ConfigError: an unknown ``version``.
     """
+    import json
+
+    from simulator.core.config import to_dict
     from simulator.dataset import generate_dataset
+    from simulator.lock import OutputLock
     from simulator.settings import load_simulation_config
 
     if version not in BUILTIN_BENCHMARKS:
         raise ConfigError(f"built-in benchmark version {version}; expected one of {sorted(BUILTIN_BENCHMARKS)}")
     name, overrides = BUILTIN_BENCHMARKS[version]
-    root = cache_dir() / name
-    generate_dataset(load_simulation_config("bracketire", overrides), root, resume=True, progress=progress)
+    config = load_simulation_config("bracketire", overrides)
+    settings = json.dumps(to_dict(config), sort_keys=True).encode()
+    root = cache_dir() / f"{name}-{hashlib.sha256(settings).hexdigest()[:8]}"  # a toolkit whose settings gained a key
+    with OutputLock(root, "builtin-benchmark", f"built-in benchmark v{version}", wait_s=3600):  # a second bench waits
+        generate_dataset(config, root, resume=True, progress=progress)  # caches anew, never over the old one
     return root
 
 

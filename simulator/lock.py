@@ -57,11 +57,13 @@ class OutputLock:
         folder: the output folder (created if missing).
         name: what is locked (``"simulate-Test"``, ``"train"``): several names may share a folder.
         command: shown to a second run so the user recognises the holder.
+        wait_s: how long to wait for a live holder to finish before giving up (0: refuse at once).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], name: str, command: str = "") -> None:
+    def __init__(self, folder: str | os.PathLike[str], name: str, command: str = "", wait_s: float = 0.0) -> None:
         self.path = Path(folder) / f".bracketire-{name}.lock"
         self.command = command
+        self.wait_s = wait_s
         self.held = False
 
     def _holder(self) -> dict | None:
@@ -74,11 +76,21 @@ class OutputLock:
         return data if isinstance(data, dict) else {}
 
     def acquire(self) -> OutputLock:
-        """Take the lock, taking over a stale one.
+        """Take the lock, taking over a stale one, waiting up to ``wait_s`` for a live holder.
 
         Raises:
             ConfigError: a live process holds it (its pid, host, start and command are named).
         """
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                return self._acquire_once()
+            except ConfigError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _acquire_once(self) -> OutputLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": _start_time(os.getpid()),
                 "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": self.command}

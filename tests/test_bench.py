@@ -92,6 +92,7 @@ def test_builtin_benchmark_versions_have_their_own_data_and_checksum(env):
 
     v1, v2 = builtin_benchmark(version=1), builtin_benchmark(version=2)
     assert v1 != v2 and (v1 / "Test" / "shapes").is_dir() and (v2 / "Test" / "builtin").is_dir()
+    assert v1.name.startswith("builtin_benchmark_v1-") and v2.name.startswith("builtin_benchmark_v2-")
     old = bench("merge", data=v1, runs_dir=env / "versions").row
     new = bench("merge", runs_dir=env / "versions").row  # no data: the current version, 2
     assert old["data_sha256"] != new["data_sha256"] and "unknown" not in (old["data_sha256"], new["data_sha256"])

@@ -156,6 +156,26 @@ def test_two_locks_on_one_folder_exclude_each_other_but_splits_do_not(tmp_path):
             pass
 
 
+def test_a_lock_with_wait_s_waits_for_a_live_holder_in_another_process(tmp_path):
+    """What lets two ``bench`` runs share the built-in benchmark's cache: the second waits, then resumes."""
+    code = ("import sys, time; from simulator.lock import OutputLock\n"
+            "with OutputLock(sys.argv[1], 'builtin-benchmark'):\n"
+            "    print('held', flush=True); sys.stdin.readline()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Exception, match=f"pid {holder.pid}"):
+            OutputLock(tmp_path, "builtin-benchmark").acquire()  # no wait: refused at once
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        with OutputLock(tmp_path, "builtin-benchmark", wait_s=600) as lock:  # waits for the release, then holds it
+            assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_leftover_temporaries_are_swept_and_the_users_files_are_not(tmp_path):
     scene = tmp_path / "Test" / "builtin"
     (scene / ".000000.tmp-abc_12").mkdir(parents=True)
