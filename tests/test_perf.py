@@ -3,6 +3,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -24,6 +26,7 @@ def test_perf_train_quick_reports_rates(tmp_path):
     assert re.search(r"^data loading share\s+\d+\.\d %$", done.stdout, re.M), done.stdout
 
 
+@pytest.mark.slow
 def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_path):
     env = {**os.environ, "BRACKETIRE_CACHE": str(tmp_path / "cache"), "BRACKETIRE_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "perf/zoo.py", "--quick", "--runs", str(tmp_path / "runs")], cwd=REPO,

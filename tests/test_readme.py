@@ -162,6 +162,7 @@ def _subprocess(command: str, env: dict[str, str], cwd: Path) -> tuple[int, str]
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.readme
 def test_readme_commands_run_in_order(tmp_path, monkeypatch, small_builtin_benchmark):
     monkeypatch.chdir(tmp_path)

@@ -2,9 +2,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_perf_tmrnet_quick_reports_time_memory_throughput_ratio_and_dcn_share():
     done = subprocess.run([sys.executable, "perf/tmrnet.py", "--quick"], cwd=REPO, capture_output=True, text=True,
                           timeout=600)

@@ -128,6 +128,7 @@ def test_ema_ramps_up_then_follows_the_decay():
     assert not ema.module.weight.requires_grad
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_equals_one_process_with_the_same_global_batch(data, tmp_path):
     import subprocess
     import sys

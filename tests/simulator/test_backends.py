@@ -66,6 +66,7 @@ def test_dask_without_a_client_starts_and_closes_its_own_local_cluster(single, t
         distributed.get_client()
 
 
+@pytest.mark.slow
 def test_ray_on_a_local_ray_writes_the_same_files(tmp_path, single):
     ray = pytest.importorskip("ray", reason="the dist extra (ray) is not installed")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
