@@ -24,10 +24,12 @@ $(STAMP): setup.cfg pyproject.toml | $(PY)
 
 # pytest exits 5 when it collected no test: that is a failure too. Test files run in parallel (pytest-xdist:
 # one worker per core, at most TEST_WORKERS), each worker's torch on one thread so workers x threads = cores.
+# Bytecode is written (into the git-ignored __pycache__/) even where PYTHONDONTWRITEBYTECODE is set: without it
+# every worker and every CLI subprocess the tests start compiles the toolkit and rewrites the tests again.
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	$(PY) -m ruff check .
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile --durations=10; \
+	OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile --durations=10; \
 		rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected"; fi; exit $$rc
 
 # Every perf script in its --quick mode (numbers on stdout; see perf/*.py for the full runs).
