@@ -31,6 +31,8 @@ Scene and frame names never contain ``-`` (submission files are named ``<scene>-
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,10 +253,28 @@ def fit_to_size(image: torch.Tensor, height: int, width: int, name: str) -> torc
 
 
 def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torch.Generator) -> torch.Tensor:
-    """The scene's pixels at the output size: ``[K, 3, H, W]`` float32 linear sRGB, >= 0."""
+    """The scene's pixels at the output size: ``[K, 3, H, W]`` float32 linear sRGB, >= 0.
+
+    Computed on one thread: torch's multi-threaded kernels sum in an order that depends on the thread count,
+    and a 640x384 dead-leaves scene then differed by 5e-7, enough to flip 1 DN in the RAW frames, so the same
+    seed gave other bytes (another ``data_sha256``) with ``--workers 1`` than with ``--workers 2``.
+    """
     width, height = config.output.size
-    frames = scene_source(config).frames(config, spec, generator)
-    frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
+    with _one_thread():
+        frames = scene_source(config).frames(config, spec, generator)
+        frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
     if config.source.scale != 1.0:
         frames = frames * config.source.scale
     return frames.masked_fill(frames < 1e-30, 0.0)  # denormal floats would slow every later step many times
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread inside the block, the caller's thread count restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
