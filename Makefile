@@ -25,7 +25,7 @@ $(STAMP): setup.cfg pyproject.toml | $(PY)
 # pytest exits 5 when it collected no test: that is a failure too. Test files run in parallel (pytest-xdist:
 # one worker per core, at most TEST_WORKERS), each worker's torch on one thread so workers x threads = cores.
 # Bytecode is written (into the git-ignored __pycache__/) even where PYTHONDONTWRITEBYTECODE is set: without it
-# every worker and every CLI subprocess the tests start compiles the toolkit and rewrites the tests again.
+# every worker rewrites the tests' assertions again at collection (about 6 s each).
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -59,4 +59,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     long files then overlap the many short ones instead of running alone at the end."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
-

@@ -57,4 +57,3 @@ def _small_test_set(tmp_path):
     config = load_simulation_config("bracketire", ["output.size=[192, 128]", "num_samples=2", "seed=2024"])
     generate_dataset(config, tmp_path / "data", progress=False)
     return tmp_path / "data"
-
