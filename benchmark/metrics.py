@@ -35,6 +35,7 @@ import torch
 from simulator.core.checks import check_shape
 from simulator.core.errors import ConfigError, DataError, MetricUnavailableError
 from simulator.core.registry import Registry, unknown_name
+from simulator.core.threads import one_thread
 
 UINT16_MAX = 65535.0
 
@@ -296,14 +297,8 @@ def metric_threads() -> int:
 
 def _single_threaded(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
     """Run ``fn`` with torch's intra-op parallelism off for the calling thread (a per-thread setting)."""
-    before = torch.get_num_threads()
-    if before == 1:
+    with one_thread():
         return fn()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _banded_total(a: torch.Tensor, b: torch.Tensor, threads: int) -> float:

@@ -31,8 +31,6 @@ Scene and frame names never contain ``-`` (submission files are named ``<scene>-
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,7 @@ import torch.nn.functional as F
 
 from simulator.core.errors import DataError
 from simulator.core.registry import Registry
+from simulator.core.threads import one_thread
 from simulator.deadleaves import dead_leaves_scene, dead_leaves_video
 from simulator.settings import SimulationConfig
 from simulator.sources import (
@@ -260,20 +259,9 @@ def load_scene_frames(config: SimulationConfig, spec: SceneSpec, generator: torc
     seed gave other bytes (another ``data_sha256``) with ``--workers 1`` than with ``--workers 2``.
     """
     width, height = config.output.size
-    with _one_thread():
+    with one_thread():
         frames = scene_source(config).frames(config, spec, generator)
         frames = fit_to_size(frames, height, width, spec.paths[0] if spec.paths else spec.scene)
     if config.source.scale != 1.0:
         frames = frames * config.source.scale
     return frames.masked_fill(frames < 1e-30, 0.0)  # denormal floats would slow every later step many times
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one thread inside the block, the caller's thread count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

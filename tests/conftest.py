@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+from simulator.core.threads import one_thread as torch_on_one_thread
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,10 +49,8 @@ def official(shared: Path) -> Callable[[str], Path | np.lib.npyio.NpzFile]:
 def one_thread():
     """One torch thread for the test: tiny models on a shared CPU run faster so, and a resume compared with a
     one-thread subprocess must use the same number of threads (float sums depend on it)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_on_one_thread():
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
