@@ -5,7 +5,9 @@
 
 Each mode runs in a fresh subprocess so its peak resident memory (``ru_maxrss``) is its own. The time
 covers scene creation, simulation and writing the sample folder (``simulate_sample`` + ``write_frame``);
-each mode is also given as a ratio to the trajectory mode of the same run.
+each mode is also given as a ratio to the trajectory mode of the same run. With the video mode, a last line
+times its bilinear warps alone (two per interpolated sub-frame at the configured timing): no faithful CPU
+implementation can be faster than that.
 
 Then ``generate_dataset`` makes ``--samples`` samples with 1 and with 2 workers (each worker capped at
 ``CPUs // workers`` threads), after a first run that starts the worker pool: seconds per sample and the
@@ -67,6 +69,29 @@ def run_mode(preset: str, overrides: list[str], width: int, height: int, repeats
     return {"seconds": best, "peak_mib": peak_mib}
 
 
+def warp_floor(preset: str, width: int, height: int) -> dict[str, float]:
+    """Seconds of the video mode's bilinear warps alone: two per interpolated sub-frame at the published timing
+    (the least any faithful CPU implementation pays), from 20 timed warps of a ``[1, 3, H, W]`` frame."""
+    import torch
+    import torch.nn.functional as F
+
+    from simulator.exposure import exposure_windows, video_subframe_times
+    from simulator.settings import load_simulation_config
+
+    config = load_simulation_config(preset, [f"output.size=[{width}, {height}]", "motion.model=video"])
+    spk = config.motion.subframes_per_key
+    times = [t for w in exposure_windows(config.exposure.frames, config.exposure.ratio)
+             for t in video_subframe_times(w, config.motion.video_timing, config.motion.subframes)]
+    warps = 2 * sum(1 for t in times if t % spk)
+    frame = torch.rand(1, 3, height, width)
+    grid = torch.rand(1, height, width, 2) * 2 - 1
+    F.grid_sample(frame, grid, mode="bilinear", padding_mode="border", align_corners=False)  # warm-up
+    start = time.perf_counter()
+    for _ in range(20):
+        F.grid_sample(frame, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return {"seconds": (time.perf_counter() - start) / 20 * warps, "warps": warps}
+
+
 def run_workers(preset: str, width: int, height: int, samples: int, workers: int) -> dict[str, float]:
     """Seconds per sample of ``generate_dataset`` with ``workers`` processes (a fresh dataset each time)."""
     from simulator.dataset import generate_dataset
@@ -99,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         name = args.child[0]
         if name.startswith("workers="):
             result = run_workers(args.preset, width, height, samples, int(name.split("=")[1]))
+        elif name == "warps":
+            result = warp_floor(args.preset, width, height)
         else:
             result = run_mode(args.preset, MODES[name], width, height, repeats)
         print(json.dumps(result))
@@ -119,6 +146,11 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{result['seconds'] / reference['seconds']:5.2f}x trajectory" if reference else ""
         print(f"{mode:<22} {result['seconds']:7.2f} s/sample  {ratio}  peak {result['peak_mib']:7.0f} MiB  "
               f"({load_line()})")
+    if "video" in results and reference:
+        floor = child("warps")
+        print(f"{'video: the warps alone':<22} {floor['seconds']:7.2f} s/sample  "
+              f"{floor['seconds'] / reference['seconds']:5.2f}x trajectory  ({floor['warps']} bilinear warps of a "
+              f"3-channel frame, the floor of a faithful CPU video mode; {load_line()})")
     one = child("workers=1")
     print(f"{'1 worker':<22} {one['seconds']:7.2f} s/sample  ({samples} samples; {load_line()})")
     two = child("workers=2")

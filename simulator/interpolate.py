@@ -1,4 +1,4 @@
-"""Video frame interpolation for HDR video sources, and the bilinear pixel sampler shared with motion.
+"""Video frame interpolation for HDR video sources.
 
 Interpolators (``INTERPOLATORS``, ``(frame0, frame1, times) -> frames``), on linear HDR RGB:
 
@@ -17,7 +17,7 @@ Flows follow OpenCV's convention: ``F01(x)`` is where the content at ``x`` in fr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -32,26 +32,6 @@ from simulator.core.registry import Registry
 FLOW_TONEMAP_MU = 5000.0  # mu-law strength of the grey images the flow is computed on (the protocol's mu)
 FLOW_TONEMAP_PERCENTILE = 0.995  # luminance quantile (of both frames) mapped to white before the mu-law
 LUMINANCE = (0.2126, 0.7152, 0.0722)  # Rec. 709 / sRGB primaries
-
-
-def remap(image: torch.Tensor, source_x: torch.Tensor, source_y: torch.Tensor) -> torch.Tensor:
-    """Bilinear resampling at pixel coordinates: ``out[n, c, i, j] = image[n, c](source_y, source_x)``.
-
-    Pixel centres are at integer coordinates (``x`` = column index, ``y`` = row index); samples outside
-    the image take the value of the nearest border pixel (``grid_sample`` with ``padding_mode="border"``,
-    ``align_corners=False``), which equals replicate padding followed by bilinear interpolation.
-
-    Args:
-        image: ``[N, C, H, W]`` float (any range).
-        source_x: ``[N, H', W']`` column coordinates to read, in pixels, same dtype as ``image``.
-        source_y: ``[N, H', W']`` row coordinates, in pixels.
-
-    Returns:
-        ``[N, C, H', W']``, dtype of ``image``.
-    """
-    height, width = image.shape[-2:]
-    grid = torch.stack(((2 * source_x + 1) / width - 1, (2 * source_y + 1) / height - 1), dim=-1)
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def _check_pair(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[float]) -> list[float]:
@@ -127,6 +107,45 @@ def dis_flows(frame0: torch.Tensor, frame1: torch.Tensor,
     return torch.from_numpy(f01), torch.from_numpy(f10)
 
 
+class DisPair:
+    """One pair of consecutive video frames, prepared for DIS interpolation: the two flows are computed once,
+    then any number of intermediate frames are made one at a time (:meth:`frames`).
+
+    The flows are stored in ``grid_sample``'s normalised coordinates, so a frame costs two scaled additions
+    and two bilinear warps: ``I_t = (1 - t) I0(x + F_t0) + t I1(x + F_t1)`` (see the module doc).
+
+    Args:
+        frame0, frame1: ``[3, H, W]`` float, linear HDR (>= 0, unbounded), consecutive video frames, same shape.
+    """
+
+    def __init__(self, frame0: torch.Tensor, frame1: torch.Tensor) -> None:
+        self.frame0, self.frame1 = frame0, frame1
+        f01, f10 = (f.to(device=frame0.device, dtype=frame0.dtype) for f in dis_flows(frame0, frame1))
+        height, width = frame0.shape[-2:]
+        to_grid = torch.tensor([2.0 / width, 2.0 / height], dtype=frame0.dtype, device=frame0.device)
+        self.f01, self.f10 = (f01 * to_grid)[None], (f10 * to_grid)[None]  # [1, H, W, 2], grid units
+        ys = (2 * torch.arange(height, dtype=frame0.dtype, device=frame0.device) + 1) / height - 1
+        xs = (2 * torch.arange(width, dtype=frame0.dtype, device=frame0.device) + 1) / width - 1
+        self.base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]  # [1, H, W, 2] pixel centres
+
+    def _warp(self, frame: torch.Tensor, a01: float, a10: float) -> torch.Tensor:
+        """``frame`` read at ``x + a01 F01 + a10 F10``: ``[3, H, W]``."""
+        grid = torch.add(self.base, self.f01, alpha=a01).add_(self.f10, alpha=a10)
+        return F.grid_sample(frame[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+
+    def frame(self, t: float) -> torch.Tensor:
+        """The frame at ``t`` in [0, 1]: ``[3, H, W]``; 0 and 1 give copies of the inputs (no warp)."""
+        if t == 0 or t == 1:
+            return (self.frame0 if t == 0 else self.frame1).clone()
+        warped0 = self._warp(self.frame0, -(1 - t) * t, t * t)
+        warped1 = self._warp(self.frame1, (1 - t) ** 2, -t * (1 - t))
+        return warped0.mul_(1 - t).add_(warped1, alpha=t)
+
+    def frames(self, times: Sequence[float]) -> Iterator[torch.Tensor]:
+        """The frames at ``times``, one at a time (a long exposure never holds all its sub-frames at once)."""
+        return (self.frame(t) for t in times)
+
+
 def interpolate_dis(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[float]) -> torch.Tensor:
     """Intermediate frames by DIS optical flow and Super SloMo's flow approximation (see the module doc).
 
@@ -139,24 +158,9 @@ def interpolate_dis(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[
         linear light, so the output stays >= 0 and within the inputs' range.
     """
     values = _check_pair(frame0, frame1, times)
-    inner = [t for t in values if 0 < t < 1]
-    if not inner:
+    if not [t for t in values if 0 < t < 1]:
         return interpolate_blend(frame0, frame1, values)
-    f01, f10 = (f.to(device=frame0.device, dtype=frame0.dtype) for f in dis_flows(frame0, frame1))
-    height, width = frame0.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=frame0.dtype, device=frame0.device),
-                            torch.arange(width, dtype=frame0.dtype, device=frame0.device), indexing="ij")
-    out = []
-    for t in values:
-        if t == 0 or t == 1:
-            out.append((frame0 if t == 0 else frame1).clone())
-            continue
-        flow_t0 = -(1 - t) * t * f01 + t * t * f10
-        flow_t1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-        warped0 = remap(frame0[None], (xs + flow_t0[..., 0])[None], (ys + flow_t0[..., 1])[None])[0]
-        warped1 = remap(frame1[None], (xs + flow_t1[..., 0])[None], (ys + flow_t1[..., 1])[None])[0]
-        out.append((1 - t) * warped0 + t * warped1)
-    return torch.stack(out)
+    return torch.stack(list(DisPair(frame0, frame1).frames(values)))
 
 
 INTERPOLATORS = Registry(
@@ -178,3 +182,32 @@ def interpolate_frames(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequen
         ``[len(times), 3, H, W]``, dtype of ``frame0``.
     """
     return INTERPOLATORS[method](frame0, frame1, times)
+
+
+def pair_interpolator(frame0: torch.Tensor, frame1: torch.Tensor,
+                      method: str = "dis") -> Callable[[Sequence[float]], Iterable[torch.Tensor]]:
+    """``times -> frames`` for one pair, reusable: what a caller that needs several sets of times from the same
+    pair uses (the video motion model, whose exposure windows share the pair at their boundary).
+
+    ``dis`` computes its two flows once (:class:`DisPair`) and yields the frames one at a time; any other
+    registered interpolator is called on each set of times.
+
+    Args:
+        frame0, frame1: ``[3, H, W]`` float32, linear HDR RGB (>= 0, unbounded), same shape.
+        method: a name in ``INTERPOLATORS``.
+
+    Returns:
+        A function of ``times`` (values in [0, 1]) returning ``len(times)`` frames ``[3, H, W]``.
+    """
+    function = INTERPOLATORS[method]
+    if function is not interpolate_dis:
+        return lambda times: function(frame0, frame1, times)
+    prepared: list[DisPair] = []
+
+    def frames(times: Sequence[float]) -> Iterable[torch.Tensor]:
+        values = _check_pair(frame0, frame1, times)
+        if not prepared and any(0 < t < 1 for t in values):
+            prepared.append(DisPair(frame0, frame1))  # flows only when a frame needs them
+        return prepared[0].frames(values) if prepared else interpolate_blend(frame0, frame1, values)
+
+    return frames

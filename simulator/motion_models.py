@@ -15,7 +15,7 @@ Built in: ``none`` (a still camera), ``trajectory`` (a random hand-shake path, :
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -24,6 +24,7 @@ from simulator.core.registry import Registry
 from simulator.settings import SimulationConfig
 
 Transform = Callable[[torch.Tensor], torch.Tensor]  # [3, H, W] linear sRGB -> [3, H, W] camera RGB (one sub-frame)
+PairFrames = Callable[[list[float]], Iterable[torch.Tensor]]  # fractions in [0, 1] -> the frames between a pair
 
 
 class MotionModel:
@@ -88,6 +89,7 @@ class VideoMotion(MotionModel):
         if frames.shape[0] < 2:
             raise DataError("motion.model=video needs a video source (several frames per scene)")
         super().__init__(config, frames, windows, generator)
+        self.pairs: dict[int, PairFrames] = {}  # source frame k -> its pair (k, k + 1), reused across windows
 
     @classmethod
     def check(cls, config: SimulationConfig) -> None:
@@ -95,19 +97,22 @@ class VideoMotion(MotionModel):
             raise ConfigError(f"motion.model=video needs source.name=video (got source.name={config.source.name})")
 
     def expose(self, window: tuple[float, float], transform: Transform) -> torch.Tensor:
-        return integrate_video(self.frames, window, transform, self.config)
+        return integrate_video(self.frames, window, transform, self.config, self.pairs)
 
 
 def integrate_video(frames: torch.Tensor, window: tuple[float, float], transform: Transform,
-                    config: SimulationConfig) -> torch.Tensor:
+                    config: SimulationConfig, pairs: dict[int, PairFrames] | None = None) -> torch.Tensor:
     """Mean of ``transform`` over the exposure's sub-frames (:func:`~simulator.exposure.video_subframe_times`).
 
     Sub-frame time ``s`` is source frame ``s / subframes_per_key``: a whole multiple is that source frame
     itself, anything else is interpolated between its two neighbours (with ``motion.video_peak=first_frame``
     both clipped at the first frame's peak first, as the published generator feeds its interpolator).
+    Sub-frames are made and transformed one at a time. ``pairs`` (source frame -> prepared pair) keeps the
+    pair an exposure ends in for the next exposure, which starts in it (its flows are computed once); pairs
+    before this window are dropped.
     """
     from simulator.exposure import video_subframe_times
-    from simulator.motion import interpolate_frames
+    from simulator.interpolate import pair_interpolator
 
     times = video_subframe_times(window, config.motion.video_timing, config.motion.subframes)
     spk = config.motion.subframes_per_key
@@ -117,17 +122,23 @@ def integrate_video(frames: torch.Tensor, window: tuple[float, float], transform
             f"{window[1] / spk:.1f} source frames at motion.subframes_per_key={spk}"
         )
     peak = float(frames[0].max()) if config.motion.video_peak == "first_frame" else None
+    pairs = {} if pairs is None else pairs
+    keys = sorted({int(t // spk) for t in times})
+    for stale in [key for key in pairs if key < keys[0]]:
+        del pairs[stale]
     total = torch.zeros_like(frames[0])
-    for key in sorted({int(t // spk) for t in times}):
+    for key in keys:
         fractions = [t / spk - key for t in times if int(t // spk) == key]
         for _ in range(fractions.count(0.0)):  # the source frame itself, never clipped (comes first in time)
             total += transform(frames[key])
         inner = [f for f in fractions if f != 0.0]
         if inner:
-            pair = frames[key], frames[key + 1]
-            if peak is not None:  # published frame_inter: inputs normalised by the first frame's peak, clamped at 1
-                pair = pair[0].clamp(max=peak), pair[1].clamp(max=peak)
-            for frame in interpolate_frames(*pair, inner, method=config.motion.interpolator):
+            if key not in pairs:
+                pair = frames[key], frames[key + 1]
+                if peak is not None:  # published frame_inter: inputs normalised by the first frame's peak, clamped at 1
+                    pair = pair[0].clamp(max=peak), pair[1].clamp(max=peak)
+                pairs[key] = pair_interpolator(*pair, method=config.motion.interpolator)
+            for frame in pairs[key](inner):
                 total += transform(frame)
     return total / len(times)
 
