@@ -219,8 +219,6 @@ def _squared_error_sum(flat_out: torch.Tensor, flat_gt: torch.Tensor) -> torch.T
 
 SSIM_SIGMA, SSIM_TRUNCATE, SSIM_K1, SSIM_K2 = 1.5, 3.5, 0.01, 0.03
 SSIM_RADIUS = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)  # 5: an 11-tap window, as skimage derives it
-_STRIP_ROWS = 16  # output rows per step
-_BLOCK_COLS = 16  # output columns per block of the horizontal pass
 
 
 def gaussian_taps(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> torch.Tensor:
@@ -228,14 +226,6 @@ def gaussian_taps(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> torch
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     taps = torch.exp(-0.5 / (sigma * sigma) * x * x)
     return taps / taps.sum()
-
-
-def _band(rows: int, taps: torch.Tensor) -> torch.Tensor:
-    """``[rows, rows + len(taps) - 1]`` banded matrix: row i holds ``taps`` from column i (a 'valid' filter)."""
-    band = torch.zeros(rows, rows + len(taps) - 1, dtype=torch.float64)
-    for i in range(rows):
-        band[i, i : i + len(taps)] = taps
-    return band
 
 
 def ssim(output: np.ndarray, gt: np.ndarray, threads: int | None = None) -> float:
@@ -246,16 +236,18 @@ def ssim(output: np.ndarray, gt: np.ndarray, threads: int | None = None) -> floa
     in float64, sample covariance (121/120), K1 = 0.01, K2 = 0.03, mean of ``S[5:-5, 5:-5]``, then the mean
     of the channels. Only that interior is averaged and its 11x11 windows lie inside the image, so the
     filters need no border mode: they are computed 'valid', and skimage's ``mode='reflect'`` is never used.
+    With ``B1 = ux^2 + uy^2 + C1``, ``A1 = 2 ux uy + C1`` and ``G`` the Gaussian filter, skimage's
+    ``vx + vy + C2/cn = G(a^2 + b^2 + k) - B1`` and ``2 vxy + C2/cn = G(2ab + k) - A1`` with
+    ``k = C1 + C2/cn`` (cn = 121/120, the weights sum to 1), so four filtered maps give
+    ``S = A1 (G(2ab+k) - A1) / (B1 (G(a^2+b^2+k) - B1))``.
 
-    How it is fast: the maps ``a``, ``b``, ``a^2 + b^2 + k`` and ``2ab + k`` (k folds the constants in) are
-    filtered by two float64 matrix products per strip of rows (banded Gaussian matrices, BLAS), over a ring
-    buffer of input rows that is never copied; 9 elementwise passes and a sum follow (``_ssim_total``).
+    How it is fast: one compiled float64 pass over the rows (:mod:`benchmark.ssim_kernel`: ring buffer,
+    separable filter, formula and sum fused, nothing allocated per row).
 
-    How it stays fast on a busy machine: torch's own intra-op threads meet at a barrier after every one of
-    the ~1000 small operations, and a single descheduled thread stalls them all (2 threads were 7x slower
-    than 1 under load). So every operation runs on one thread, and the parallelism is coarse instead: the
-    image is cut into bands of rows (10 rows of overlap) that ``threads`` Python threads take from a queue
-    and sum independently. A thread that loses its core delays only its own band.
+    How it stays fast on a busy machine: no operation waits for another thread. The image is cut into bands
+    of rows (10 rows of overlap) that ``threads`` Python threads take from a queue and sum independently (the
+    kernel releases the GIL); a thread that loses its core delays only its own band. On one thread it is
+    already many times faster than scikit-image, so a busy machine keeps the ratio.
 
     Args:
         output, gt: uint16 ``(H, W, 3)`` RGB in [0, 65535], same shape, H and W at least 11.
@@ -270,8 +262,9 @@ def ssim(output: np.ndarray, gt: np.ndarray, threads: int | None = None) -> floa
     if min(height, width) < 2 * SSIM_RADIUS + 1:
         raise DataError(f"SSIM needs images of at least 11x11 pixels (its window); got {height}x{width}")
     interior = (height - 2 * SSIM_RADIUS) * (width - 2 * SSIM_RADIUS) * 3
-    a, b = torch.from_numpy(np.ascontiguousarray(output)), torch.from_numpy(np.ascontiguousarray(gt))
-    return _banded_total(a, b, metric_threads() if threads is None else threads) / interior
+    a = np.ascontiguousarray(output).reshape(height, width * 3)
+    b = np.ascontiguousarray(gt).reshape(height, width * 3)
+    return ssim_sum(a, b, metric_threads() if threads is None else threads) / interior
 
 
 # ------------------------------------------------------------------------------------ thread budget
@@ -301,79 +294,26 @@ def _single_threaded(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
         return fn()
 
 
-def _banded_total(a: torch.Tensor, b: torch.Tensor, threads: int) -> float:
-    """:func:`_ssim_total` over bands of output rows on ``threads`` threads; same sum up to rounding."""
+def ssim_sum(a: np.ndarray, b: np.ndarray, threads: int, band_rows: int = _BAND_ROWS) -> float:
+    """Sum of the SSIM map of uint16 ``[H, W * 3]`` images over their interior, in bands of at least
+    ``band_rows`` output rows on ``threads`` threads (the bands' sums add up to the same value, to rounding)."""
+    from benchmark.ssim_kernel import ssim_rows  # compiles (or loads the cached kernel) on first use
+
     out_h = a.shape[0] - 2 * SSIM_RADIUS
-    count = 1 if threads <= 1 else max(1, min(4 * threads, out_h // _BAND_ROWS))
+    count = 1 if threads <= 1 else max(1, min(4 * threads, out_h // band_rows))
     edges = [out_h * i // count for i in range(count + 1)]
-    jobs = [(top, bottom + 2 * SSIM_RADIUS) for top, bottom in zip(edges, edges[1:])]
+    taps = gaussian_taps().numpy()
+    c1 = (SSIM_K1 * UINT16_MAX) ** 2
+    k = c1 + (SSIM_K2 * UINT16_MAX) ** 2 * (120 / 121)
 
-    def band(rows: tuple[int, int]) -> torch.Tensor:
-        return _single_threaded(lambda: _ssim_total(a[rows[0] : rows[1]], b[rows[0] : rows[1]]))
+    def band(rows: tuple[int, int]) -> float:
+        return ssim_rows(a, b, taps, rows[0], rows[1], c1, k)
 
+    jobs = list(zip(edges, edges[1:]))
     if count == 1:
-        return float(band(jobs[0]))
+        return band(jobs[0])
     with ThreadPoolExecutor(max_workers=min(threads, count), thread_name_prefix="ssim") as pool:
         return float(sum(pool.map(band, jobs)))
-
-
-def _ssim_total(a: torch.Tensor, b: torch.Tensor, rows: int = _STRIP_ROWS, cols: int = _BLOCK_COLS) -> torch.Tensor:
-    """Sum of the SSIM map over the interior of every channel; ``a``, ``b``: uint16 ``[H, W, 3]`` tensors.
-
-    With ``B1 = ux^2 + uy^2 + C1``, ``A1 = 2 ux uy + C1`` and ``G`` the Gaussian filter, skimage's
-    ``vx + vy + C2/cn = G(a^2 + b^2 + k) - B1`` and ``2 vxy + C2/cn = G(2ab + k) - A1`` with
-    ``k = C1 + C2/cn`` (cn = 121/120, the weights sum to 1), so ``S = A1 (G(2ab+k) - A1) / (B1 (G(a^2+b^2+k) - B1))``.
-    """
-    height, width, channels = a.shape
-    radius = SSIM_RADIUS
-    out_h, out_w = height - 2 * radius, width - 2 * radius
-    slots = rows + 2 * radius  # ring buffer of input rows
-    f64 = {"dtype": torch.float64}
-    c1 = torch.tensor((SSIM_K1 * UINT16_MAX) ** 2, **f64)
-    k = torch.tensor(float(c1) + (SSIM_K2 * UINT16_MAX) ** 2 * (120 / 121), **f64)
-    taps = gaussian_taps()
-    blocks = -(-out_w // cols)
-    padded_w = blocks * cols + 2 * radius  # zero columns past the image keep every block full
-    vertical = _band(rows, taps)
-    horizontal = _band(cols, taps).T.contiguous().expand(blocks, -1, -1)
-    ring = torch.zeros(4, slots, channels, padded_w, **f64)  # maps a, b, a^2+b^2+k, 2ab+k
-    v_store = torch.empty(4 * rows * channels * padded_w, **f64)
-    h_store = torch.empty(4 * blocks * rows * channels * cols, **f64)
-    t_store = [torch.empty(blocks * rows * channels * cols, **f64) for _ in range(2)]
-    total = torch.zeros((), **f64)
-
-    def load(first: int, slot: int, count: int) -> None:  # input rows [first, first+count) -> ring slots
-        while count > 0:
-            n = min(count, slots - slot)
-            xa, xb, m3, m4 = ring[:, slot : slot + n].unbind(0)
-            xa[..., :width].copy_(a[first : first + n].permute(0, 2, 1))
-            xb[..., :width].copy_(b[first : first + n].permute(0, 2, 1))
-            torch.addcmul(k, xa, xa, out=m3).addcmul_(xb, xb)
-            torch.addcmul(k, xa, xb, value=2, out=m4)
-            first, count, slot = first + n, count - n, 0
-
-    load(0, 0, min(slots, height))
-    last = out_w - (blocks - 1) * cols  # valid columns of the last block
-    for top in range(0, out_h, rows):
-        n_rows = min(rows, out_h - top)
-        offset = top % slots  # ring slot of input row `top`
-        if top:
-            load(top + 2 * radius, (offset + 2 * radius) % slots, min(rows, height - top - 2 * radius))
-        m = n_rows * channels
-        v = v_store[: 4 * m * padded_w].view(4, n_rows, channels * padded_w)
-        weights = torch.roll(vertical[:n_rows], offset, dims=1)  # columns follow the ring order
-        torch.bmm(weights.expand(4, -1, -1), ring.view(4, slots, channels * padded_w), out=v)
-        h = h_store[: 4 * blocks * m * cols].view(blocks, 4, m, cols)
-        windows = v.view(4 * m, padded_w).unfold(1, cols + 2 * radius, cols).transpose(0, 1)
-        torch.bmm(windows, horizontal, out=h.view(blocks, 4 * m, cols))
-        ux, uy, g3, g4 = h.unbind(1)
-        b1, a1 = (t[: blocks * m * cols].view(blocks, m, cols) for t in t_store)
-        torch.addcmul(c1, ux, ux, out=b1).addcmul_(uy, uy)
-        torch.addcmul(c1, ux, uy, value=2, out=a1)
-        b2, a2 = g3.sub_(b1), g4.sub_(a1)
-        s = a1.mul_(a2).div_(b1.mul_(b2))
-        total += s.sum() if last == cols else s[:-1].sum() + s[-1, :, :last].sum()
-    return total
 
 
 def make_psnr() -> Callable[[np.ndarray, np.ndarray], float]:

@@ -87,12 +87,12 @@ def test_ssim_equals_skimage_on_random_sizes(height, width, sigma, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(rows=st.integers(1, 40), cols=st.integers(1, 40), seed=st.integers(0, 2**31 - 1))
-def test_ssim_does_not_depend_on_strip_and_block_sizes(rows, cols, seed):
-    # the ring buffer and the column blocks are an implementation detail: any sizes give skimage's value
+@given(band_rows=st.integers(1, 40), threads=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
+def test_ssim_does_not_depend_on_how_the_rows_are_split_into_bands(band_rows, threads, seed):
+    # each band reloads its own 10 rows of context: any split, on any number of threads, gives skimage's value
     out, gt = noisy_pair(np.random.default_rng(seed), (57, 43, 3), 2000.0)
-    total = metrics._ssim_total(torch.from_numpy(out), torch.from_numpy(gt), rows=rows, cols=cols)
-    assert abs(float(total) / (47 * 33 * 3) - skimage_ssim(out, gt)) <= 1e-9
+    total = metrics.ssim_sum(out.reshape(57, -1), gt.reshape(57, -1), threads, band_rows)
+    assert abs(total / (47 * 33 * 3) - skimage_ssim(out, gt)) <= 1e-9
 
 
 @settings(max_examples=40, deadline=None)
