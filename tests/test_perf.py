@@ -56,3 +56,16 @@ def test_perf_scenes_quick_reports_each_generator():
     for name in ("builtin (dead leaves)", "shapes", "builtin video, 12 frames"):
         line = next(l for l in done.stdout.splitlines() if l.startswith(name))
         assert re.search(r"640x384\s+wall\s+\d+\.\d ms\s+cpu\s+\d+\.\d ms$", line), line
+
+
+def test_perf_inference_quick_reports_each_model_against_the_conv_reference():
+    done = subprocess.run([sys.executable, "perf/inference.py", "--quick"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"^conv 64->64 3x3 @32\s+\d+\.\d GFLOP/s", done.stdout, re.M), done.stdout
+    gflop = {}
+    for name in ("ahdrnet", "kalantari17"):
+        match = re.search(rf"^{name}\s+\d+\.\d ms\s+(\d+\.\d+) GFLOP\s+\d+\.\d GFLOP/s = \d+\.\d\d x conv", done.stdout, re.M)
+        assert match, done.stdout
+        gflop[name] = float(match.group(1))
+    assert all(value > 0 for value in gflop.values())  # counted on meta: a model whose count fails shows 0
