@@ -294,10 +294,11 @@ def _single_threaded(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
         return fn()
 
 
-def ssim_sum(a: np.ndarray, b: np.ndarray, threads: int, band_rows: int = _BAND_ROWS) -> float:
+def ssim_sum(a: np.ndarray, b: np.ndarray, threads: int, band_rows: int = _BAND_ROWS, chunk: int | None = None) -> float:
     """Sum of the SSIM map of uint16 ``[H, W * 3]`` images over their interior, in bands of at least
-    ``band_rows`` output rows on ``threads`` threads (the bands' sums add up to the same value, to rounding)."""
-    from benchmark.ssim_kernel import ssim_rows  # compiles (or loads the cached kernel) on first use
+    ``band_rows`` output rows on ``threads`` threads (the bands' sums add up to the same value, to rounding);
+    ``chunk``: the kernel's column strip (None: its default)."""
+    from benchmark.ssim_kernel import CHUNK, ssim_rows  # compiles (or loads the cached kernel) on first use
 
     out_h = a.shape[0] - 2 * SSIM_RADIUS
     count = 1 if threads <= 1 else max(1, min(4 * threads, out_h // band_rows))
@@ -307,7 +308,7 @@ def ssim_sum(a: np.ndarray, b: np.ndarray, threads: int, band_rows: int = _BAND_
     k = c1 + (SSIM_K2 * UINT16_MAX) ** 2 * (120 / 121)
 
     def band(rows: tuple[int, int]) -> float:
-        return ssim_rows(a, b, taps, rows[0], rows[1], c1, k)
+        return ssim_rows(a, b, taps, rows[0], rows[1], c1, k, chunk or CHUNK)
 
     jobs = list(zip(edges, edges[1:]))
     if count == 1:

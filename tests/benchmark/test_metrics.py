@@ -95,6 +95,15 @@ def test_ssim_does_not_depend_on_how_the_rows_are_split_into_bands(band_rows, th
     assert abs(total / (47 * 33 * 3) - skimage_ssim(out, gt)) <= 1e-9
 
 
+@settings(max_examples=20, deadline=None)
+@given(chunk=st.integers(1, 120), seed=st.integers(0, 2**31 - 1))
+def test_ssim_does_not_depend_on_the_kernel_s_column_strips(chunk, seed):
+    # the kernel walks the interior in strips of `chunk` values (with 30 values of context): any width agrees
+    out, gt = noisy_pair(np.random.default_rng(seed), (30, 43, 3), 2000.0)
+    total = metrics.ssim_sum(out.reshape(30, -1), gt.reshape(30, -1), threads=1, chunk=chunk)
+    assert abs(total / (20 * 33 * 3) - skimage_ssim(out, gt)) <= 1e-9
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     height=st.integers(1, 70),
