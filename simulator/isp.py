@@ -56,15 +56,7 @@ def safe_invert_gains(rgb: torch.Tensor, meta: CameraMeta) -> torch.Tensor:
     gains = _inverse_gains(rgb, meta)
     grey = rgb.mean(dim=-3, keepdim=True)
     mask = (torch.clamp_min(grey - HIGHLIGHT_INFLECTION, 0.0) / 0.1) ** 2
-    # where mask == 0 the factor is max(0 + 1 * g, g) == g exactly: only the rows between the first and the
-    # last highlight need the full formula (the same values, bit for bit, at a fraction of the passes)
-    hot = torch.nonzero(mask.ne(0).reshape(-1, *mask.shape[-2:]).any(dim=-1).any(dim=0))
-    out = rgb * gains
-    if len(hot):
-        top, bottom = int(hot[0]), int(hot[-1]) + 1
-        band = mask[..., top:bottom, :]
-        out[..., top:bottom, :] = rgb[..., top:bottom, :] * torch.maximum(band + (1 - band) * gains, gains)
-    return out
+    return rgb * torch.maximum(mask + (1 - mask) * gains, gains)
 
 
 def apply_gains(packed: torch.Tensor, meta: CameraMeta) -> torch.Tensor:

@@ -106,24 +106,3 @@ def test_process_rejects_bad_input_and_unknown_demosaicer():
         process(torch.zeros(4, 4, 4).index_put_((torch.tensor([0]),) * 3, torch.tensor(float("inf"))), meta)
     with pytest.raises(UnknownNameError, match="no demosaicer named 'menon'; did you mean 'menon2007'"):
         process(torch.zeros(4, 4, 4), meta, "menon")
-
-
-def _safe_invert_gains_every_pixel(rgb, meta):
-    """The published formula on every pixel (what safe_invert_gains computes, without its no-highlight shortcut)."""
-    from simulator.isp import HIGHLIGHT_INFLECTION, _inverse_gains
-
-    gains = _inverse_gains(rgb, meta)
-    mask = (torch.clamp_min(rgb.mean(dim=-3, keepdim=True) - HIGHLIGHT_INFLECTION, 0.0) / 0.1) ** 2
-    return rgb * torch.maximum(mask + (1 - mask) * gains, gains)
-
-
-@pytest.mark.parametrize("rows", [(), (5,), (0, 31), (7, 8, 20)])
-def test_safe_invert_gains_equals_the_formula_on_every_pixel_bit_for_bit(rows):
-    # the shortcut skips the rows without a highlight (grey <= 0.9): no row, one, the first and last, scattered
-    meta = sample_camera("brooks2019", torch.Generator().manual_seed(4))
-    rgb = torch.rand(3, 32, 24, generator=torch.Generator().manual_seed(5)) * 0.85
-    for row in rows:
-        rgb[:, row, 3:9] = 0.97
-    assert torch.equal(safe_invert_gains(rgb, meta), _safe_invert_gains_every_pixel(rgb, meta))
-    batch = torch.stack([rgb, rgb.flip(-2) * 0.5])  # a batch: its rows with a highlight differ per image
-    assert torch.equal(safe_invert_gains(batch, meta), _safe_invert_gains_every_pixel(batch, meta))
