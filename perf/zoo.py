@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> None:
                          "train_min": round(seconds / 60, 1), "s_per_image": round(result.seconds_per_image, 2),
                          "hardware": result.row["hardware"]})
             print(rows[-1], flush=True)
-    write_zoo_table(rows, budget, runs_folder(args.runs), where)
+    rebuild = ("python perf/zoo.py --quick" if args.quick else
+               f"python perf/zoo.py --iters {args.iters} --batch {args.batch} --patch {args.patch} --lr {args.lr:g} "
+               f"--samples {args.samples}" + (f" --models {args.models}" if args.models else ""))
+    write_zoo_table(rows, budget, runs_folder(args.runs), where, rebuild)
 
 
 QUICK_SIZE = (192, 128)  # --quick trains and benches at this size: the plumbing, not the numbers
@@ -133,9 +136,10 @@ def table_folder_for(quick: bool, write_table: bool, runs: str | None) -> str | 
 
 
 def write_zoo_table(rows: list[dict], budget: str, folder: Path,
-                    where: str = "the built-in benchmark") -> Path:
+                    where: str = "the built-in benchmark", rebuild: str = "") -> Path:
     """Append ``rows`` to ``<folder>/zoo.csv`` and rewrite ``<folder>/zoo.md`` from every row of this budget
-    (the latest per model, best PSNR first), so models can be run in several sittings."""
+    (the latest per model, best PSNR first), so models can be run in several sittings. ``rebuild``: the
+    command that trains the weights again (the table's ``weights_sha256`` rows in ``bench.csv`` point at them)."""
     import pandas as pd
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +148,9 @@ def write_zoo_table(rows: list[dict], budget: str, folder: Path,
     table = pd.concat([pd.read_csv(path), new]) if path.exists() else new
     table.to_csv(path, index=False)
     same = table[table["budget"] == budget].drop_duplicates("model", keep="last").drop(columns="budget")
-    text = (f"Zoo on {where}. Budget per learned model: {budget}.\n\n"
+    again = (f"The weights are not shipped; `{rebuild}` trains them again (their bytes, and so `weights_sha256` "
+             "in bench.csv, depend on torch's thread count).\n\n") if rebuild else ""
+    text = (f"Zoo on {where}. Budget per learned model: {budget}.\n\n{again}"
             f"{same.sort_values('psnr', ascending=False).to_markdown(index=False)}\n")
     print("\n" + text)
     (folder / "zoo.md").write_text(text)

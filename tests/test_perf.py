@@ -34,6 +34,7 @@ def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     table = (tmp_path / "runs" / "zoo.md").read_text()
     assert "2 iterations x batch 2 x 32x32 patches" in table and "192x128 quick test split" in table
+    assert "`python perf/zoo.py --quick` trains them again" in table
     assert not list((tmp_path / "cache").glob("builtin_benchmark*"))  # the quick run never simulates the built-in one
     for model in ("reference", "merge", "tmrnet", "ahdrnet"):
         assert f"| {model} " in table
