@@ -25,6 +25,7 @@ CHUNK = 1024  # output values per column strip: 4 maps x 11 rows x (1024 + 30) f
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _load(ring: np.ndarray, slot: int, a_row: np.ndarray, b_row: np.ndarray, k: float) -> None:
+    """Ring slot ``slot`` of the four float64 maps ``[4, 11, n]`` <- uint16 rows ``a_row``, ``b_row`` ``[n]``."""
     for x in range(a_row.shape[0]):
         fa, fb = np.float64(a_row[x]), np.float64(b_row[x])
         ring[0, slot, x] = fa

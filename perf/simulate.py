@@ -70,7 +70,7 @@ def run_mode(preset: str, overrides: list[str], width: int, height: int, repeats
 
 
 def warp_floor(preset: str, width: int, height: int) -> dict[str, float]:
-    """Seconds of the video mode's bilinear warps alone: two per interpolated sub-frame at the published timing
+    """Seconds of the video mode's bilinear warps alone: two per interpolated sub-frame at the preset's timing
     (the least any faithful CPU implementation pays), from 20 timed warps of a ``[1, 3, H, W]`` frame."""
     import torch
     import torch.nn.functional as F

@@ -158,7 +158,7 @@ def interpolate_dis(frame0: torch.Tensor, frame1: torch.Tensor, times: Sequence[
         linear light, so the output stays >= 0 and within the inputs' range.
     """
     values = _check_pair(frame0, frame1, times)
-    if not [t for t in values if 0 < t < 1]:
+    if not any(0 < t < 1 for t in values):
         return interpolate_blend(frame0, frame1, values)
     return torch.stack(list(DisPair(frame0, frame1).frames(values)))
 
@@ -202,12 +202,14 @@ def pair_interpolator(frame0: torch.Tensor, frame1: torch.Tensor,
     function = INTERPOLATORS[method]
     if function is not interpolate_dis:
         return lambda times: function(frame0, frame1, times)
-    prepared: list[DisPair] = []
+    pair: DisPair | None = None
 
     def frames(times: Sequence[float]) -> Iterable[torch.Tensor]:
+        nonlocal pair
         values = _check_pair(frame0, frame1, times)
-        if not prepared and any(0 < t < 1 for t in values):
-            prepared.append(DisPair(frame0, frame1))  # flows only when a frame needs them
-        return prepared[0].frames(values) if prepared else interpolate_blend(frame0, frame1, values)
+        if not any(0 < t < 1 for t in values):
+            return interpolate_blend(frame0, frame1, values)  # the inputs themselves: no flow needed
+        pair = pair or DisPair(frame0, frame1)
+        return pair.frames(values)
 
     return frames
