@@ -60,8 +60,8 @@ def test_perf_scenes_quick_reports_each_generator():
 
 
 def test_perf_inference_quick_reports_each_model_against_the_conv_reference():
-    done = subprocess.run([sys.executable, "perf/inference.py", "--quick"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "perf/inference.py", "--quick", "--profile"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"^conv 64->64 3x3 @32\s+\d+\.\d GFLOP/s", done.stdout, re.M), done.stdout
     gflop = {}
@@ -70,3 +70,10 @@ def test_perf_inference_quick_reports_each_model_against_the_conv_reference():
         assert match, done.stdout
         gflop[name] = float(match.group(1))
     assert all(value > 0 for value in gflop.values())  # counted on meta: a model whose count fails shows 0
+    # --profile: one line per model splitting its CPU time by kind; both models are mostly convolutions
+    shares = re.findall(r"^\s+time: (.+)$", done.stdout, re.M)
+    assert len(shares) == 2, done.stdout
+    for line in shares:
+        parts = dict((kind, int(pct)) for kind, pct in re.findall(r"(\w+) (\d+) %", line))
+        assert 90 <= sum(parts.values()) <= 102, line  # kinds under 1 % are left out
+        assert max(parts, key=parts.get) == "conv", line

@@ -151,3 +151,20 @@ def test_tokens_and_image_are_inverse_layouts():
     assert tokens.shape == (2, 12, 5)
     assert torch.equal(tokens[:, 4 * 1 + 2], x[:, :, 1, 2])
     assert torch.equal(to_image(tokens, (3, 4)), x)
+
+
+def test_masked_window_attention_equals_the_explicit_formula_for_several_images():
+    """The fused attention with the shifted-window mask: every window of every image gets its own mask row
+    (image n's window w is batch entry n * nW + w), as softmax(q k^T / sqrt(d) + bias + mask) v spells it out."""
+    torch.manual_seed(3)
+    attn = WindowAttention(dim=12, window=4, heads=3).eval()
+    images, height, width = 2, 8, 12
+    mask = shifted_window_mask(height, width, 4, 2)  # [6, 16, 16], not all zero
+    x = torch.randn(images * mask.shape[0], 16, 12)
+    with torch.no_grad():
+        got = attn(x, mask)
+        q, k, v = attn.qkv(x).view(-1, 16, 3, 3, 4).permute(2, 0, 3, 1, 4)
+        logits = q @ k.transpose(-2, -1) / 2.0 + attn.relative_position_bias()
+        logits = logits + mask.repeat(images, 1, 1)[:, None]
+        expected = attn.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(-1, 16, 12))
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
