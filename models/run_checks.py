@@ -94,6 +94,10 @@ def check_run_config(config: RunConfig) -> None:
     if d.scale not in (1, 4):
         raise ConfigError(f"data.scale={d.scale}; expected 1 (BracketIRE) or 4 (BracketIRE+)")
     _number("data.white", d.white, 0.0, open_low=True)
+    _integer("data.pool", d.pool, 0)
+    from models import MODELS
+
+    MODELS.spec(config.model).training_behaviour().check(config)  # what only this model's recipe knows
 
 
 def check_training_data(config: RunConfig) -> None:

@@ -365,6 +365,7 @@ def _optimisation_step(run: _Run, batch: dict[str, torch.Tensor]) -> float:
             p.requires_grad_(step >= cfg.flow_warmup_iters)
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(step, cfg) * group["lr_scale"]
+    run.behaviour.begin_step(run.model, run.optimizer, step, run.config)
     raws, gt = run.behaviour.prepare(batch, run.device)
     if run.config.data.augment == "published" and run.behaviour.needs_bracket_data:  # one flip/transpose draw per batch, as the published loader
         raws, gt = augment_published(raws, gt, published_batch_flips(cfg.seed, step))

@@ -44,6 +44,7 @@ class TrainSection:
     ema_decay: float = 0.999  # 0 switches EMA off; validation and bench use the EMA weights when on
     clip_grad_norm: float = 0.0  # 0: no clipping (published)
     flow_warmup_iters: int = 0  # flow networks (SPyNet) frozen for the first N iterations (BasicVSR habit)
+    flow_levels: str = ""  # spynet only: "level:iters,..." trains one pyramid level at a time ("" all at once)
     amp: bool = True  # mixed precision on CUDA (bfloat16 where supported); ignored on CPU
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0
@@ -66,6 +67,7 @@ class DataSection:
     workers: int = 2
     pin_memory: bool = True
     augment: Literal["bayer", "published", "none"] = "bayer"  # published: one draw per batch, no Gr/Gb swap
+    pool: int = 0  # spynet only: draw from this many fixed flow pairs, made once per process (0: a stream)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ TrainingStep = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
 
 class TrainingBehaviour:
-    """The runner's view of a model in training; subclass and override what differs (all methods are pure)."""
+    """The runner's view of a model in training; subclass and override what differs (every method but
+    :meth:`begin_step` is pure)."""
 
     needs_bracket_data = True
     """Whether the run reads a bracket dataset (``--data``); False when :meth:`dataset` makes its own."""
@@ -49,6 +50,16 @@ class TrainingBehaviour:
     def flow_modules(self, model: nn.Module) -> list[nn.Module]:
         """Modules frozen for the first ``train.flow_warmup_iters`` steps; default: every SPyNet inside."""
         return [m for m in model.modules() if isinstance(m, SPyNet)]
+
+    def check(self, config: Any) -> None:
+        """Refuse a run configuration this recipe cannot train (:class:`ConfigError`), before anything is
+        written. Default: nothing to check."""
+
+    def begin_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, config: Any) -> None:
+        """Called before step ``step``'s forward, after the learning rates are set: a staged recipe may
+        (re)initialise parts of ``model`` at a stage's first step, scale the groups' ``lr`` and remember the
+        stage for :meth:`forward`. Must depend on ``step`` and ``config`` only, so that ``--resume`` is exact.
+        Default: nothing."""
 
     def forward(self, model: nn.Module, net: nn.Module, raws: torch.Tensor) -> TrainingStep:
         """One training forward through ``net`` (``model`` itself, or its DistributedDataParallel wrapper).

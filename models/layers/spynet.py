@@ -94,6 +94,29 @@ class SPyNet(nn.Module):
             last.weight.zero_()
             last.bias.zero_()
 
+    def level_flow(self, ref: torch.Tensor, supp: torch.Tensor, level: int) -> torch.Tensor:
+        """The flow after pyramid level ``level`` (0 = coarsest) of the chained network, gradients through that
+        level only (the coarser ones run without grad): Ranjan & Black's level-by-level training.
+
+        ``ref``, ``supp``: ``[N, 3, H, W]`` RGB, ``H`` and ``W`` multiples of ``2 ** (levels - 1)``. Returns
+        ``[N, 2, H / s, W / s]`` in that level's pixels, ``s = 2 ** (levels - 1 - level)``.
+        """
+        stride = 2 ** (self.levels - 1 - level)  # the finer levels are not needed: start at this level's size
+        refs = [F.avg_pool2d((ref - self.mean) / self.std, kernel_size=stride, stride=stride)]
+        supps = [F.avg_pool2d((supp - self.mean) / self.std, kernel_size=stride, stride=stride)]
+        for _ in range(level):
+            refs.append(F.avg_pool2d(refs[-1], kernel_size=2, stride=2))
+            supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2))
+        grad = torch.is_grad_enabled()
+        flow = refs[-1].new_zeros(ref.shape[0], 2, *refs[-1].shape[-2:])
+        for index, (ref_l, supp_l) in enumerate(zip(refs[::-1], supps[::-1])):
+            if index:
+                flow = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+            with torch.set_grad_enabled(grad and index == level):
+                warped = flow_warp(supp_l, flow, padding_mode="border")
+                flow = flow + self.basic_module[index](torch.cat([ref_l, warped, flow], dim=1))
+        return flow
+
     def guided_level_flows(self, ref: torch.Tensor, supp: torch.Tensor, truth: torch.Tensor,
                            jitter: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Every level refining the *true* flow of the level below it (teacher forcing, Ranjan & Black's

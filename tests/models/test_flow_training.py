@@ -117,3 +117,90 @@ def test_a_zero_output_part_predicts_no_motion_and_still_learns():
     random = spec.build_tiny()
     assert load_pretrained_parts(random, spec, {"spynet": "none"}) == {"spynet": "random"}
     assert random.spynet(ref, supp).abs().sum() > 0
+
+
+def test_level_schedule_reads_rising_levels_and_refuses_the_rest():
+    from models.flow_training import level_schedule
+    from simulator.core.errors import ConfigError
+    assert level_schedule("", 6) == []
+    assert level_schedule("3:2500,4:1500,5:800", 6) == [(3, 0), (4, 2500), (5, 4000)]
+    for bad in ("3", "3:x", "4:10,3:10", "6:10", "2:0"):
+        with pytest.raises(ConfigError, match="train.flow_levels"):
+            level_schedule(bad, 6)
+
+
+def test_level_flow_is_the_chain_cut_at_a_level_with_gradients_in_that_level_only():
+    torch.manual_seed(0)
+    net = SPyNet(levels=4)
+    ref, supp = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(net.level_flow(ref, supp, 3), net._pyramid_flow(ref, supp), rtol=1e-5, atol=1e-5)
+    flow = net.level_flow(ref, supp, 2)
+    assert flow.shape == (2, 2, 16, 16)
+    flow.square().sum().backward()
+    touched = [any(p.grad is not None for p in m.parameters()) for m in net.basic_module]
+    assert touched == [False, False, True, False]
+
+
+def test_pool_items_repeat_across_epochs_and_their_flips_keep_the_flow_law():
+    from models.layers.flow import flow_warp
+    pool = FlowPairDataset(seed=0, patch=32, pool=3)
+    assert len(pool) == 3
+    items = [pool.sample(1, epoch) for epoch in range(8)]
+    assert torch.equal(FlowPairDataset(seed=0, patch=32).sample(1, 0)["valid"].sum(), items[0]["valid"].sum())
+
+    def residual(item, flow):  # mean |ref - supp warped by flow| where the pair is valid
+        ref, supp = item["pair"][0:1], item["pair"][1:2]
+        valid = item["valid"][None].expand_as(ref).bool()
+        return float((ref - flow_warp(supp, flow[None], padding_mode="border")).abs()[valid].mean())
+
+    truth = FlowPairDataset(seed=0, patch=32).sample(1, 0)
+    flipped = [item for item in items if not torch.equal(item["flow"], truth["flow"])]
+    assert flipped  # some epochs mirror the pair
+    for item in items:  # mirroring the images and the flow together keeps ref(p) = supp(p + flow(p))
+        assert residual(item, item["flow"]) == pytest.approx(residual(truth, truth["flow"]), abs=1e-5)
+    # (a sign error moves that residual by ~3e-4 on these noisy pairs); by hand, one mirror at a time:
+    x_sign, y_sign = torch.tensor([-1.0, 1.0]).view(2, 1, 1), torch.tensor([1.0, -1.0]).view(2, 1, 1)
+    for item in flipped:
+        if torch.equal(item["pair"], truth["pair"].flip(-1)):
+            assert torch.equal(item["flow"], truth["flow"].flip(-1) * x_sign)
+        elif torch.equal(item["pair"], truth["pair"].flip(-2)):
+            assert torch.equal(item["flow"], truth["flow"].flip(-2) * y_sign)
+        else:
+            assert torch.equal(item["flow"], truth["flow"].flip(-1).flip(-2) * x_sign * y_sign)
+
+
+def test_train_spynet_level_by_level_starts_each_level_as_promised_and_resumes_exactly(tmp_path):
+    from models.runner import train
+    from models.train_config import load_run_config
+    options = [o for o in SPYNET_TINY if o != "--set"] + [
+        "train.iters=5", "train.flow_levels=1:3,2:2", "data.pool=4", "train.ema_decay=0"]
+    config = load_run_config(None, options, model="spynet")
+    train(config, tmp_path / "whole")
+    params = torch.load(tmp_path / "whole" / "checkpoints" / "last.pt", weights_only=True)["params"]
+    last = "basic_module.0.basic_module.8"
+    assert not params[f"{last}.weight"].any() and not params[f"{last}.bias"].any()  # untrained: passes through
+    assert params["basic_module.1.basic_module.8.weight"].any()  # level 1 trained from a zeroed output
+    train(config, tmp_path / "cut", stop_at=4)  # interrupted after level 2's first step
+    train(config, tmp_path / "cut", resume=True)
+    again = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["params"]
+    assert all(torch.equal(params[k], again[k]) for k in params)
+    with_ema = _cli("train", "--model", "spynet", "--out", str(tmp_path / "ema"), "--iters", "2", *SPYNET_TINY,
+                    "--set", "train.flow_levels=1:1,2:1")
+    one_error_line(with_ema, "train.flow_levels", "ema_decay=0")
+    assert not (tmp_path / "ema").exists()
+
+
+def test_a_level_starts_as_a_copy_of_the_level_below_blind_to_the_incoming_flow():
+    from models.flow_training import FLOW_INPUTS, start_level
+    torch.manual_seed(0)
+    net = SPyNet(levels=3)
+    start_level(net, [(0, 0), (1, 5)], 0)
+    assert all(not m.basic_module[-1].weight.any() for m in net.basic_module)  # everything passes through
+    assert net.basic_module[0].basic_module[0].bias.abs().sum() == 0  # He-initialised hidden layers, zero bias
+    with torch.no_grad():
+        net.basic_module[0].basic_module[-1].weight.normal_()
+    start_level(net, [(0, 0), (1, 5)], 1)
+    copied, source = net.basic_module[1].state_dict(), net.basic_module[0].state_dict()
+    assert not copied["basic_module.0.weight"][:, FLOW_INPUTS].any()
+    assert torch.equal(copied["basic_module.0.weight"][:, :6], source["basic_module.0.weight"][:, :6])
+    assert torch.equal(copied["basic_module.8.weight"], source["basic_module.8.weight"])
