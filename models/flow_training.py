@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -179,9 +180,15 @@ class FlowTraining(TrainingBehaviour):
         level by level, the active level's chained flow and its EPE against the pooled true flow."""
         pair = inputs["pair"]
         if self.level is not None:
-            flow = model.level_flow(pair[:, 0], pair[:, 1], self.level)
-            stride = pair.shape[-1] // flow.shape[-1]
-            truth = inputs["flow"] if stride == 1 else nn.functional.avg_pool2d(inputs["flow"], stride) / stride
+            ref, supp, truth = pair[:, 0], pair[:, 1], inputs["flow"]
+            height, width = truth.shape[-2:]
+            size = model._pyramid_size(height, width)
+            if size != (height, width):  # a patch the pyramid cannot halve: resized up, as forward() does
+                ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
+                truth = truth * torch.tensor([size[1] / width, size[0] / height]).view(1, 2, 1, 1).to(truth)
+            flow = model.level_flow(ref, supp, self.level)
+            stride = size[-1] // flow.shape[-1]
+            truth = truth if stride == 1 else F.avg_pool2d(truth, stride) / stride
             return flow, {"epe": end_point_error(flow, truth)}
         levels = model.guided_level_flows(pair[:, 0], pair[:, 1], inputs["flow"], inputs["jitter"])
         guided = torch.stack([end_point_error(flow, truth) for flow, truth in levels]).mean()
