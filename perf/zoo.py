@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         args.runs = table_folder_for(args.quick, args.write_table, args.runs)
     except ValueError as err:
         parser.error(str(err))  # one line, exit status 2
+    import torch
+
     from benchmark.bench import BUILTIN_BENCHMARK_VERSION, bench, runs_folder
     from models import MODELS, weight_free_models
     from models.runner import train
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         keep = Path(args.keep or tmp)
         for name in [*free, *names]:
             weights = None
-            seconds = 0.0
+            seconds, parts = 0.0, ""
             if name not in free:
                 config = load_run_config(base=RunConfig(name, small_config(name)), overrides=[
                     f"data.root={data}", "data.val_split=null", "data.workers=1", f"train.iters={args.iters}",
@@ -103,15 +105,17 @@ def main(argv: list[str] | None = None) -> None:
                 train(config, run)
                 seconds = time.perf_counter() - start
                 weights = run / "checkpoints" / "last.pt"
+                parts = "; ".join(f"{k}: {v}" for k, v in torch.load(weights, weights_only=True)
+                                  .get("pretrained_parts", {}).items())
             result = bench(name, weights, data=bench_data, device=args.device, runs_dir=args.runs)
             rows.append({"model": name, "params_m": round(result.params / 1e6, 3),
                          "psnr": round(result.score.mean["psnr"], 2), "ssim": round(result.score.mean["ssim"], 4),
                          "train_min": round(seconds / 60, 1), "s_per_image": round(result.seconds_per_image, 2),
-                         "hardware": result.row["hardware"]})
+                         "hardware": result.row["hardware"], "pretrained_parts": parts})
             print(rows[-1], flush=True)
     rebuild = ("python perf/zoo.py --quick" if args.quick else
                f"python perf/zoo.py --iters {args.iters} --batch {args.batch} --patch {args.patch} --lr {args.lr:g} "
-               f"--samples {args.samples}" + (f" --models {args.models}" if args.models else ""))
+               f"--samples {args.samples}")  # the whole table's command, even when this sitting ran --models
     write_zoo_table(rows, budget, runs_folder(args.runs), where, rebuild)
 
 

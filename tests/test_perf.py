@@ -38,6 +38,8 @@ def test_perf_zoo_quick_trains_benches_and_writes_the_table_with_its_budget(tmp_
     assert not list((tmp_path / "cache").glob("builtin_benchmark*"))  # the quick run never simulates the built-in one
     for model in ("reference", "merge", "tmrnet", "ahdrnet"):
         assert f"| {model} " in table
+    tmrnet_row = next(line for line in table.splitlines() if line.startswith("| tmrnet "))
+    assert "spynet: spynet_bracketire.pth sha256:" in tmrnet_row  # its SPyNet started from the shipped one
     rows = (tmp_path / "runs" / "bench.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("model,")
 
