@@ -152,6 +152,8 @@ def write_zoo_table(rows: list[dict], budget: str, folder: Path,
     table = pd.concat([pd.read_csv(path), new]) if path.exists() else new
     table.to_csv(path, index=False)
     same = table[table["budget"] == budget].drop_duplicates("model", keep="last").drop(columns="budget")
+    if "pretrained_parts" in same:  # rows from before the column existed (no model of theirs had a part loaded)
+        same = same.assign(pretrained_parts=same["pretrained_parts"].fillna(""))
     again = (f"The weights are not shipped; `{rebuild}` trains them again (their bytes, and so `weights_sha256` "
              "in bench.csv, depend on torch's thread count).\n\n") if rebuild else ""
     text = (f"Zoo on {where}. Budget per learned model: {budget}.\n\n{again}"
