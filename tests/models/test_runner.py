@@ -92,9 +92,13 @@ def test_training_lowers_the_loss_and_frozen_flow_stays_put(data, tmp_path):
     result = train(config, tmp_path / "run", validate=lambda model, step: {"psnr": float(step)})
     state = load_training_state(tmp_path / "run" / "checkpoints" / "last.pt")
     torch.manual_seed(config.train.seed)
-    from models import build_model
+    from models import MODELS, build_model
+    from models.pretrained import load_pretrained_parts
 
-    initial = build_model("tmrnet", **config.model_args).state_dict()
+    initial_model = build_model("tmrnet", **config.model_args)
+    started = load_pretrained_parts(initial_model, MODELS.spec("tmrnet"), {})  # as the run began: the shipped SPyNet
+    assert started["spynet"].startswith("spynet_bracketire.pth") and state["pretrained_parts"] == started
+    initial = initial_model.state_dict()
     spynet = [k for k in state["params"] if k.startswith("spynet.")]
     assert spynet and all(torch.equal(state["params"][k], initial[k]) for k in spynet)
     assert not torch.equal(state["params"]["conv_last.weight"], initial["conv_last.weight"])
