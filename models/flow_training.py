@@ -180,14 +180,9 @@ class FlowTraining(TrainingBehaviour):
         level by level, the active level's chained flow and its EPE against the pooled true flow."""
         pair = inputs["pair"]
         if self.level is not None:
-            ref, supp, truth = pair[:, 0], pair[:, 1], inputs["flow"]
-            height, width = truth.shape[-2:]
-            size = model._pyramid_size(height, width)
-            if size != (height, width):  # a patch the pyramid cannot halve: resized up, as forward() does
-                ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
-                truth = truth * torch.tensor([size[1] / width, size[0] / height]).view(1, 2, 1, 1).to(truth)
+            ref, supp, truth = model.to_pyramid_size(pair[:, 0], pair[:, 1], inputs["flow"])
             flow = model.level_flow(ref, supp, self.level)
-            stride = size[-1] // flow.shape[-1]
+            stride = truth.shape[-1] // flow.shape[-1]
             truth = truth if stride == 1 else F.avg_pool2d(truth, stride) / stride
             return flow, {"epe": end_point_error(flow, truth)}
         levels = model.guided_level_flows(pair[:, 0], pair[:, 1], inputs["flow"], inputs["jitter"])

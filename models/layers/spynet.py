@@ -94,6 +94,18 @@ class SPyNet(nn.Module):
             last.weight.zero_()
             last.bias.zero_()
 
+    def to_pyramid_size(self, ref: torch.Tensor, supp: torch.Tensor,
+                        truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A training pair resized up to multiples of ``2 ** (levels - 1)`` (as :meth:`forward` resizes its
+        inputs), the true flow ``[N, 2, H, W]`` resized and scaled with it; unchanged when already a multiple."""
+        height, width = ref.shape[-2:]
+        size = self._pyramid_size(height, width)
+        if size == (height, width):
+            return ref, supp, truth
+        ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
+        scale = torch.tensor([size[1] / width, size[0] / height], dtype=truth.dtype, device=truth.device)
+        return ref, supp, truth * scale.view(1, 2, 1, 1)
+
     def level_flow(self, ref: torch.Tensor, supp: torch.Tensor, level: int) -> torch.Tensor:
         """The flow after pyramid level ``level`` (0 = coarsest) of the chained network, gradients through that
         level only (the coarser ones run without grad): Ranjan & Black's level-by-level training.
@@ -133,11 +145,7 @@ class SPyNet(nn.Module):
             Per level, the flow it predicts and the true flow at its resolution (``avg_pool`` of ``truth``,
             divided by the level's stride), both ``[N, 2, H / s, W / s]``.
         """
-        height, width = ref.shape[-2:]
-        size = self._pyramid_size(height, width)
-        if size != (height, width):  # as forward does: resized up to a multiple, the flow scaled with it
-            ref, supp, truth = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (ref, supp, truth))
-            truth = truth * torch.tensor([size[1] / width, size[0] / height], dtype=truth.dtype, device=truth.device).view(1, 2, 1, 1)
+        ref, supp, truth = self.to_pyramid_size(ref, supp, truth)
         refs, supps = [(ref - self.mean) / self.std], [(supp - self.mean) / self.std]
         truths = [truth]
         for _ in range(self.levels - 1):
